@@ -1,0 +1,36 @@
+# The two entry points the README starts with: `make demo` and `make test`.
+# Both set up everything they need on a fresh Debian machine: a virtual environment, PyTorch's
+# CPU wheel (2.13.0, from local disk on our machines: nothing larger is fetched), the package,
+# and Fashion-MNIST (the Debian package dataset-fashion-mnist, when no copy is found).
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: setup data demo test clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+data: setup
+	PYTHON=$(BIN)/python scripts/ensure-data.sh
+
+demo: data
+	$(BIN)/classicnets models
+	$(BIN)/classicnets summary lenet
+	$(BIN)/classicnets data --grid runs/fashion-mnist-samples.png
+
+test: data
+	$(BIN)/python -m pytest -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache

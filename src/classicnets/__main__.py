@@ -1,0 +1,3 @@
+from classicnets.cli.main import main
+
+raise SystemExit(main())

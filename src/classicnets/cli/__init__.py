@@ -1,0 +1,1 @@
+"""The `classicnets` command line."""

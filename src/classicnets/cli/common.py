@@ -1,0 +1,59 @@
+"""Helpers every command shares: output, JSON, and parsing of argument values."""
+
+from __future__ import annotations
+
+import ast
+import json
+import sys
+from typing import Any
+
+from rich.console import Console
+
+from classicnets.errors import ClassicnetsError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout and nothing else there."""
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def parse_input_size(text: str) -> tuple[int, int, int]:
+    """'1x224x224' -> (1, 224, 224); '224x224' or '224' -> (1, 224, 224)."""
+    try:
+        parts = [int(p) for p in text.lower().split("x")]
+    except ValueError:
+        parts = []
+    if not parts or len(parts) > 3 or any(p < 1 for p in parts):
+        raise ClassicnetsError(f"input size {text!r} is not CxHxW, HxW or S with positive integers (e.g. 1x224x224)")
+    if len(parts) == 1:
+        parts = [1, parts[0], parts[0]]
+    elif len(parts) == 2:
+        parts = [1, *parts]
+    return parts[0], parts[1], parts[2]
+
+
+def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
+    """['width_ratio=4', 'batch_norm=True'] -> {'width_ratio': 4, 'batch_norm': True}.
+
+    Values are Python literals; anything else (e.g. `act_layer=relu`) stays a string.
+    """
+    kwargs: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ClassicnetsError(f"model argument {pair!r} is not KEY=VALUE (e.g. width_ratio=4)")
+        try:
+            kwargs[key.strip().replace("-", "_")] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            kwargs[key.strip().replace("-", "_")] = value
+    return kwargs
+
+
+def human_count(n: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.2f}{unit}"
+    return f"{n:.0f}"

@@ -1,0 +1,129 @@
+"""`classicnets models` and `classicnets summary`: what is in the zoo and what is inside a network."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import torch
+from rich.table import Table
+
+from classicnets.analysis.summary import layer_walk, summary
+from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, print_json
+from classicnets.models import create_model, get_model_config, list_models, model_arguments
+from classicnets.models.base import ClassifierSurface
+
+
+def build_on_meta(name: str, input_size: tuple[int, int, int] | None, kwargs: dict[str, Any]) -> tuple[ClassifierSurface, tuple[int, int, int]]:
+    """Build `name` on the meta device (shapes only, instant) for the given (C, H, W)."""
+    config = get_model_config(name)
+    size = input_size or config.input_size
+    accepted = model_arguments(name)
+    kwargs = dict(kwargs)
+    if size[0] != config.input_size[0]:
+        kwargs.setdefault("in_channels", size[0])
+    if "input_size" in accepted and size[1] != config.input_size[1]:
+        kwargs.setdefault("input_size", size[1])
+    with torch.device("meta"):
+        model = create_model(name, **kwargs)
+    return model, size
+
+
+def models_table() -> list[dict[str, Any]]:
+    rows = []
+    for name in list_models():
+        config = get_model_config(name)
+        model, size = build_on_meta(name, None, {})
+        info = summary(model, size)
+        rows.append({
+            "name": name,
+            "params": info.total_params,
+            "input_size": list(size),
+            "flops": info.flops,
+            "macs": info.macs,
+            "min_input_size": model.min_input_size,
+            "book_resize": config.book_resize,
+            "seed": config.seed,
+            "description": config.description,
+            "arguments": [p for p in model_arguments(name)],
+        })
+    return rows
+
+
+def run_models(args: argparse.Namespace) -> int:
+    rows = models_table()
+    if args.json:
+        print_json(rows)
+        return 0
+    table = Table(title="classicnets model zoo (FLOPs for one image at the default input size)")
+    for column, justify in (("name", "left"), ("seed", "left"), ("input", "right"), ("params", "right"),
+                            ("FLOPs", "right"), ("min side", "right")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    wide = console.width >= 130  # descriptions only where they fit; `--json` always has them
+    if wide:
+        table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=72)
+    for row in rows:
+        cells = [row["name"], row["seed"], "x".join(map(str, row["input_size"])), f"{row['params']:,}",
+                 human_count(row["flops"]), str(row["min_input_size"])]
+        table.add_row(*cells, *([row["description"]] if wide else []))
+    console.print(table)
+    return 0
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    size = parse_input_size(args.input_size) if args.input_size else None
+    model, size = build_on_meta(args.name, size, parse_model_args(args.arg))
+    info = summary(model, size, batch_size=args.batch_size)
+    walk = layer_walk(model, size)
+    if args.json:
+        print_json({**info.to_dict(), "walk": [{"name": n, "type": t, "output_shape": s} for n, t, s in walk]})
+        return 0
+    if args.walk:
+        # seed 000's printout: `print(layer.__class__.__name__, 'output shape:\t', X.shape)`
+        for _, type_name, shape in walk:
+            print(f"{type_name} output shape:\t torch.Size({shape})")
+        return 0
+    table = Table(title=f"{info.model} on input {'x'.join(map(str, info.input_shape))}")
+    for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "right"),
+                            ("params", "right"), ("FLOPs", "right")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for layer in info.layers:
+        if args.depth and layer.depth > args.depth:
+            continue
+        shape = "x".join(map(str, layer.output_shape)) if layer.output_shape else "-"
+        table.add_row("  " * (layer.depth - 1) + layer.name, layer.type, shape, f"{layer.params:,}",
+                      human_count(layer.flops) if layer.flops else "")
+    console.print(table)
+    mb = 2**20
+    console.print(
+        f"Total params: {info.total_params:,}   trainable: {info.trainable_params:,}   frozen: {info.frozen_params:,}\n"
+        f"FLOPs: {human_count(info.flops)} ({human_count(info.macs)} MACs) per forward pass of the batch\n"
+        f"Memory: input {info.input_bytes / mb:.2f} MB, activations {info.activation_bytes / mb:.2f} MB "
+        f"(forward), params {info.param_bytes / mb:.2f} MB"
+    )
+    return 0
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("models", help="list every network with its input size, parameters and FLOPs",
+                              description="List every network in the zoo with its default input size, "
+                                          "parameter count and FLOPs for one image at that size.")
+    p.add_argument("--json", action="store_true", help="print one JSON document (a list of models)")
+    p.set_defaults(handler=run_models)
+
+    p = subparsers.add_parser("summary", help="layers, output shapes, parameters, FLOPs and memory of a network",
+                              description="Show a network's layers (nested names) with their output shapes, "
+                                          "parameters and FLOPs, the totals, and memory use.")
+    p.add_argument("name", choices=list_models(), metavar="NAME", help="network name (see `classicnets models`)")
+    p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: the network's own)")
+    p.add_argument("--batch-size", type=int, default=1, help="batch size of the example input (default 1)")
+    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
+                   help="builder argument, repeatable (e.g. --arg width_ratio=4 --arg batch_norm=True)")
+    p.add_argument("--depth", type=int, default=0, help="show layers down to this nesting depth (default all)")
+    p.add_argument("--walk", action="store_true",
+                   help="print the book's layer walk instead: each top-level layer's class and output shape")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(handler=run_summary)
+
+
+__all__ = ["add_parsers"]

@@ -1,0 +1,17 @@
+"""The model zoo. Importing this package registers every network."""
+
+from classicnets.models import (  # noqa: F401  (imported to register their builders)
+    mlp, tiny_cnn, lenet, alexnet, vgg, nin, googlenet, resnet, densenet,
+)
+from classicnets.models.base import ClassicNet, ClassifierSurface, init_book_weights, top_level_layers
+from classicnets.models.layers import BookBatchNorm
+from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
+from classicnets.models.registry import (
+    ModelConfig, create_model, get_model_config, list_models, model_arguments,
+)
+
+__all__ = [
+    "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",
+    "create_model", "fashion_network_sequential", "get_model_config", "init_book_weights",
+    "list_models", "model_arguments", "top_level_layers",
+]

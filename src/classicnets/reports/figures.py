@@ -1,0 +1,47 @@
+"""Figures, always written with the Agg backend and atomically (temporary name, then rename)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on servers; set before pyplot is imported
+import matplotlib.pyplot as plt  # noqa: E402
+import torch  # noqa: E402
+
+from classicnets.data.catalog import CLASS_NAMES  # noqa: E402
+from classicnets.data.fashion_mnist import Split  # noqa: E402
+from classicnets.fileio import atomic_path  # noqa: E402
+
+
+def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 120) -> Path:
+    """Save `fig` as PNG to `path` atomically and close it."""
+    path = Path(path)
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return path
+
+
+def sample_grid(split: Split, path: str | Path, per_class: int = 8, seed: int = 0) -> Path:
+    """A grid of labelled samples: one row per class, `per_class` random examples each."""
+    gen = torch.Generator().manual_seed(seed)
+    fig, axes = plt.subplots(len(CLASS_NAMES), per_class, figsize=(per_class * 1.0, len(CLASS_NAMES) * 1.1),
+                             layout="constrained")
+    for row, name in enumerate(CLASS_NAMES):
+        indices = torch.nonzero(split.labels == row).flatten()
+        chosen = indices[torch.randperm(len(indices), generator=gen)[:per_class]]
+        for col in range(per_class):
+            ax = axes[row, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if col < len(chosen):
+                ax.imshow(split.images[chosen[col]].numpy(), cmap="gray", vmin=0, vmax=255)
+                ax.set_title(f"#{int(chosen[col])}", fontsize=6, pad=2)
+            if col == 0:
+                ax.set_ylabel(name, fontsize=8, rotation=0, ha="right", va="center")
+    fig.suptitle("Fashion-MNIST samples (row: class, title: index in the split)", fontsize=10)
+    return save_figure(fig, path)

@@ -1,0 +1,59 @@
+"""Shared fixtures. Tests use the real Fashion-MNIST (the Debian package in CI) on the CPU."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from classicnets.data import FashionMNIST, load_fashion_mnist
+from classicnets.data.catalog import ALL_FILES
+from classicnets.data.fashion_mnist import locate_fashion_mnist
+
+torch.set_num_threads(2)
+
+
+@pytest.fixture(scope="session")
+def fashion() -> FashionMNIST:
+    """The real, verified data set, found the way a user's run finds it (never downloaded)."""
+    return load_fashion_mnist(download=False, show_progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_data_dir() -> Path:
+    return locate_fashion_mnist(download=False, show_progress=False).path
+
+
+@pytest.fixture
+def isolated_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every place the search order looks is an empty directory under `tmp_path`."""
+    from classicnets.data import fashion_mnist
+
+    monkeypatch.delenv("CLASSICNETS_DATA", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
+    monkeypatch.setattr(fashion_mnist, "DEFAULT_TORCHVISION_ROOT", tmp_path / "torchvision")
+    return tmp_path
+
+
+def link_real_files(src: Path, dest: Path) -> Path:
+    """Make `dest` hold the four real files (as symlinks: no copying 30 MB per test)."""
+    dest.mkdir(parents=True, exist_ok=True)
+    for stem in ALL_FILES:
+        (dest / f"{stem}.gz").symlink_to(src / f"{stem}.gz")
+    return dest
+
+
+def idx_bytes(array: np.ndarray, type_code: int = 0x08) -> bytes:
+    """Encode `array` as an IDX file (big-endian), as the format defines it."""
+    header = struct.pack(">BBBB", 0, 0, type_code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
+    return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+def write_gz(path: Path, data: bytes) -> Path:
+    path.write_bytes(gzip.compress(data))
+    return path

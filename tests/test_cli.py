@@ -1,0 +1,76 @@
+"""The command line as a script sees it: JSON on stdout, one-line errors, exit statuses."""
+
+import json
+
+import pytest
+
+from classicnets.cli.main import main
+from classicnets.models import list_models
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_models_json_lists_every_network(capsys):
+    code, out, _ = run(capsys, "models", "--json")
+    rows = json.loads(out)
+    assert code == 0 and [r["name"] for r in rows] == list_models()
+    alexnet = next(r for r in rows if r["name"] == "alexnet")
+    assert alexnet["params"] == 46_764_746 and alexnet["input_size"] == [1, 224, 224] and alexnet["flops"] > 1e9
+
+
+def test_summary_json_has_the_documented_fields(capsys):
+    code, out, _ = run(capsys, "summary", "alexnet", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["total_params"] == doc["trainable_params"] == 46_764_746 and doc["flops"] > 0
+    assert {"name", "type", "output_shape", "params"} <= set(doc["layers"][0])
+    assert doc["walk"][12] == {"name": "features.12", "type": "MaxPool2d", "output_shape": [1, 256, 5, 5]}
+
+
+def test_summary_at_another_input_size_rebuilds_the_classifier(capsys):
+    code, out, _ = run(capsys, "summary", "vgg11", "--input-size", "1x96x96", "--arg", "width_ratio=4", "--json")
+    doc = json.loads(out)
+    assert code == 0 and doc["input_shape"] == [1, 1, 96, 96]
+    assert any(layer["output_shape"] == [1, 128 * 3 * 3] for layer in doc["layers"])
+
+
+def test_summary_walk_prints_like_seed_000(capsys):
+    code, out, _ = run(capsys, "summary", "alexnet", "--walk")
+    assert code == 0 and out.splitlines()[0] == "Conv2d output shape:\t torch.Size([1, 96, 54, 54])"
+
+
+def test_too_small_input_is_one_line_and_exit_1(capsys):
+    code, out, err = run(capsys, "summary", "densenet", "--input-size", "16")
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == ["classicnets: error: densenet cannot take 16x16 inputs: the smallest size that works is 29x29"]
+
+
+def test_usage_error_is_one_line_and_exit_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["summary", "nosuchnet"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid choice: 'nosuchnet'" in err
+
+
+def test_bad_model_argument_is_exit_1(capsys):
+    code, _, err = run(capsys, "summary", "lenet", "--arg", "width_ratio=2")
+    assert code == 1 and "lenet does not take width_ratio" in err
+
+
+def test_data_json_and_grid(capsys, tmp_path):
+    grid = tmp_path / "grid.png"
+    code, out, _ = run(capsys, "data", "--no-download", "--json", "--grid", str(grid))
+    doc = json.loads(out)
+    assert code == 0 and doc["verified"] is True
+    assert doc["train"]["count"] == 60000 and doc["test"]["class_counts"] == [1000] * 10
+    assert abs(doc["train"]["mean"] - 0.2860) < 5e-5 and abs(doc["train"]["std"] - 0.3530) < 5e-5
+    assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary left behind
+
+
+def test_data_dir_that_does_not_exist_is_exit_1(capsys, tmp_path):
+    code, out, err = run(capsys, "data", "--data-dir", str(tmp_path / "nope"))
+    assert code == 1 and out == "" and "is not a directory" in err and len(err.strip().splitlines()) == 1

@@ -1,0 +1,109 @@
+"""The downloader against a local HTTP server on 127.0.0.1 (never the internet)."""
+
+import gzip
+import http.server
+import threading
+from pathlib import Path
+
+import pytest
+
+from classicnets.data import download_fashion_mnist, load_fashion_mnist, locate_fashion_mnist
+from classicnets.data.catalog import ALL_FILES
+from classicnets.errors import DataNotFoundError, DownloadError
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    files: dict[str, bytes] = {}
+    cut_short: set[str] = set()  # announce the full length, send half, hang up
+    requests: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        name = self.path.rsplit("/", 1)[-1]
+        self.requests.append(name)
+        body = self.files.get(name)
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2] if name in self.cut_short else body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def mirror(real_data_dir):
+    """A mirror serving the real files; tests corrupt or truncate them in `handler.files`."""
+    handler = type("Handler", (_Handler,), {
+        "files": {f"{stem}.gz": (real_data_dir / f"{stem}.gz").read_bytes() for stem in ALL_FILES},
+        "cut_short": set(), "requests": [],
+    })
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/", handler
+    server.shutdown()
+    server.server_close()
+
+
+def _leftovers(dest: Path) -> list[str]:
+    return sorted(p.name for p in dest.iterdir() if p.name.startswith("."))
+
+
+def test_download_verifies_and_renames_into_place(mirror, tmp_path):
+    url, _ = mirror
+    dest = download_fashion_mnist(tmp_path / "fm", url, show_progress=False)
+    assert sorted(p.name for p in dest.iterdir()) == sorted(f"{s}.gz" for s in ALL_FILES)
+    assert load_fashion_mnist(dest, download=False).verified
+
+
+def test_corrupted_file_is_rejected_and_not_kept(mirror, tmp_path):
+    url, handler = mirror
+    handler.files["t10k-labels-idx1-ubyte.gz"] = gzip.compress(
+        gzip.decompress(handler.files["t10k-labels-idx1-ubyte.gz"])[:-1] + b"\x03")
+    dest = tmp_path / "fm"
+    with pytest.raises(DownloadError, match="t10k-labels-idx1-ubyte.gz but it does not verify.*SHA-256"):
+        download_fashion_mnist(dest, url, show_progress=False)
+    assert not (dest / "t10k-labels-idx1-ubyte.gz").exists()
+    assert _leftovers(dest) == []
+
+
+def test_truncated_file_is_rejected_and_not_kept(mirror, tmp_path):
+    url, handler = mirror
+    body = handler.files["train-labels-idx1-ubyte.gz"]
+    handler.files["train-labels-idx1-ubyte.gz"] = body[: len(body) // 2]
+    dest = tmp_path / "fm"
+    with pytest.raises(DownloadError, match="does not verify.*damaged gzip"):
+        download_fashion_mnist(dest, url, show_progress=False)
+    assert not (dest / "train-labels-idx1-ubyte.gz").exists() and _leftovers(dest) == []
+
+
+def test_connection_closed_early_is_a_clear_error(mirror, tmp_path):
+    url, handler = mirror
+    handler.cut_short.add("t10k-images-idx3-ubyte.gz")
+    dest = tmp_path / "fm"
+    with pytest.raises(DownloadError, match="connection closed after"):
+        download_fashion_mnist(dest, url, show_progress=False)
+    assert _leftovers(dest) == []
+
+
+def test_valid_files_already_present_are_not_fetched_again(mirror, tmp_path):
+    url, handler = mirror
+    dest = download_fashion_mnist(tmp_path / "fm", url, show_progress=False)
+    handler.requests.clear()
+    download_fashion_mnist(dest, url, show_progress=False)
+    assert handler.requests == []
+
+
+def test_search_order_downloads_into_the_cache_as_a_last_resort(mirror, isolated_search):
+    url, _ = mirror
+    source = locate_fashion_mnist(mirror_url=url, show_progress=False)
+    assert source.path == isolated_search / "cache" / "classicnets" / "fashion-mnist"
+    assert source.how.startswith("downloaded from")
+
+
+def test_unreachable_mirror_gives_the_not_found_message(isolated_search):
+    with pytest.raises(DataNotFoundError, match=r"download from http://127.0.0.1:9/.*cannot download.*Fix it by one of"):
+        locate_fashion_mnist(mirror_url="http://127.0.0.1:9/", show_progress=False)

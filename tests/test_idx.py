@@ -1,0 +1,60 @@
+import gzip
+
+import numpy as np
+import pytest
+
+from classicnets.data.idx import parse_idx, read_idx
+from classicnets.errors import DataError
+from conftest import idx_bytes, write_gz
+
+
+def test_parse_idx_round_trips_uint8_and_int32():
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(parse_idx(idx_bytes(images)), images)
+    ints = np.array([[1, -2], [300000, 4]], dtype=np.int32)
+    parsed = parse_idx(idx_bytes(ints, type_code=0x0C))
+    assert parsed.dtype == np.int32 and np.array_equal(parsed, ints)
+
+
+def test_bad_magic_is_rejected():
+    data = b"\x01\x00" + idx_bytes(np.zeros(3, np.uint8))[2:]
+    with pytest.raises(DataError, match="bad magic number"):
+        parse_idx(data, "x.idx")
+
+
+def test_unknown_element_type_is_rejected():
+    data = bytearray(idx_bytes(np.zeros(3, np.uint8)))
+    data[2] = 0x07
+    with pytest.raises(DataError, match="unknown IDX element type 0x07"):
+        parse_idx(bytes(data))
+
+
+def test_truncated_file_names_expected_and_actual_length():
+    data = idx_bytes(np.zeros((10, 28, 28), np.uint8))
+    with pytest.raises(DataError, match=r"labels.idx: file truncated: header says 10x28x28 .* file has"):
+        parse_idx(data[:-1], "labels.idx")
+
+
+def test_trailing_bytes_are_rejected():
+    with pytest.raises(DataError, match="trailing bytes"):
+        parse_idx(idx_bytes(np.zeros(5, np.uint8)) + b"\x00")
+
+
+def test_truncated_header_is_rejected():
+    with pytest.raises(DataError, match="truncated header"):
+        parse_idx(idx_bytes(np.zeros((2, 2), np.uint8))[:7])
+
+
+def test_read_idx_detects_gzip_by_content_and_hashes_decompressed_bytes(tmp_path):
+    raw = idx_bytes(np.arange(6, dtype=np.uint8))
+    plain, packed = tmp_path / "a", write_gz(tmp_path / "b.gz", raw)
+    plain.write_bytes(raw)
+    assert read_idx(plain).sha256 == read_idx(packed).sha256
+    assert np.array_equal(read_idx(packed).array, np.arange(6))
+
+
+def test_damaged_gzip_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx_bytes(np.zeros(1000, np.uint8)))[:-20])
+    with pytest.raises(DataError, match="damaged gzip file"):
+        read_idx(path)
