@@ -74,3 +74,23 @@ def test_data_json_and_grid(capsys, tmp_path):
 def test_data_dir_that_does_not_exist_is_exit_1(capsys, tmp_path):
     code, out, err = run(capsys, "data", "--data-dir", str(tmp_path / "nope"))
     assert code == 1 and out == "" and "is not a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_files_are_written_with_normal_permissions(capsys, tmp_path):
+    grid = tmp_path / "grid.png"
+    assert run(capsys, "data", "--no-download", "--json", "--grid", str(grid))[0] == 0
+    assert grid.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+
+def _umask():
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_non_positive_batch_size_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["summary", "lenet", "--batch-size", "0"])
+    assert info.value.code == 2 and "'0' is not a positive integer" in capsys.readouterr().err

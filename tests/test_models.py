@@ -243,3 +243,11 @@ def test_book_init_is_xavier_uniform_on_linear_and_conv_only():
     largest = float(conv1.weight.detach().abs().max())
     assert 0.9 * bound < largest <= bound
     assert torch.equal(model.features[1].weight, torch.ones(6))  # BatchNorm untouched
+
+
+def test_activation_by_name_and_bad_values_are_model_errors():
+    assert isinstance(create_model("lenet", act_layer="relu").features[1], nn.ReLU)
+    with pytest.raises(ModelError, match="unknown activation 'swish'"):
+        create_model("lenet", act_layer="swish")
+    with pytest.raises(ModelError, match=r"cannot build vgg11\(width_ratio='wide'\)"):
+        create_model("vgg11", width_ratio="wide")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 import json
 import sys
@@ -50,6 +51,17 @@ def parse_model_args(pairs: list[str] | None) -> dict[str, Any]:
         except (ValueError, SyntaxError):
             kwargs[key.strip().replace("-", "_")] = value
     return kwargs
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a positive integer")
+    return value
 
 
 def human_count(n: float) -> str:

@@ -9,7 +9,7 @@ import torch
 from rich.table import Table
 
 from classicnets.analysis.summary import layer_walk, summary
-from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, print_json
+from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
 from classicnets.models import create_model, get_model_config, list_models, model_arguments
 from classicnets.models.base import ClassifierSurface
 
@@ -116,7 +116,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                                           "parameters and FLOPs, the totals, and memory use.")
     p.add_argument("name", choices=list_models(), metavar="NAME", help="network name (see `classicnets models`)")
     p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: the network's own)")
-    p.add_argument("--batch-size", type=int, default=1, help="batch size of the example input (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of the example input (default 1)")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="builder argument, repeatable (e.g. --arg width_ratio=4 --arg batch_norm=True)")
     p.add_argument("--depth", type=int, default=0, help="show layers down to this nesting depth (default all)")

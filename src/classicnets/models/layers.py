@@ -8,6 +8,22 @@ from torch import nn
 from classicnets.errors import ModelError
 
 NORM_CHOICES = ("batch", "scratch")
+ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU,
+    "leaky_relu": nn.LeakyReLU,
+}
+
+
+def resolve_activation(act_layer: str | type[nn.Module]) -> type[nn.Module]:
+    """An activation class from itself or its name ("relu", "sigmoid", ...)."""
+    if isinstance(act_layer, str):
+        try:
+            return ACTIVATIONS[act_layer.lower()]
+        except KeyError:
+            raise ModelError(
+                f"unknown activation {act_layer!r}; choose one of: {', '.join(ACTIVATIONS)}"
+            ) from None
+    return act_layer
 
 
 class BookBatchNorm(nn.Module):

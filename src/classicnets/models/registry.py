@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from classicnets.errors import ModelError
+from classicnets.errors import ClassicnetsError, ModelError
+from classicnets.models.layers import resolve_activation
 
 
 @dataclass(frozen=True)
@@ -92,4 +93,13 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
         raise ModelError(
             f"{name} does not take {', '.join(unknown)}; it takes: {', '.join(accepted)}"
         )
-    return _REGISTRY[name].builder(**kwargs)
+    if "act_layer" in kwargs:
+        kwargs["act_layer"] = resolve_activation(kwargs["act_layer"])  # type: ignore[arg-type]
+    try:
+        return _REGISTRY[name].builder(**kwargs)
+    except ClassicnetsError:
+        raise
+    except (TypeError, ValueError) as exc:
+        # A wrong type or value reached a layer constructor: say which call, not where it broke.
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ModelError(f"cannot build {name}({given}): {exc}") from None
