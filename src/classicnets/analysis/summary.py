@@ -8,6 +8,8 @@ meta device is summarised without any arithmetic, so even VGG-19 at 224 px takes
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -47,6 +49,20 @@ class ModelSummary:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "macs": self.macs}
+
+
+@contextlib.contextmanager
+def _inference_with_hooks(model: nn.Module, handles: list[Any]) -> Iterator[None]:
+    """Eval mode without gradients for one pass; the mode is restored and `handles` removed after."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        model.train(was_training)
+        for handle in handles:
+            handle.remove()
 
 
 def _first_tensor(output: Any) -> torch.Tensor | None:
@@ -101,16 +117,9 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, batch_size: int = 
     for module in names:
         handles.append(module.register_forward_pre_hook(pre_hook))
         handles.append(module.register_forward_hook(post_hook))
-    was_training = model.training
-    model.eval()
     counter = FlopCounterMode(display=False, depth=None)
-    try:
-        with torch.no_grad(), counter:
-            model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with _inference_with_hooks(model, handles), counter:
+        model(x)
 
     per_module = counter.get_flop_counts()
     prefix = type(model).__name__
@@ -145,13 +154,6 @@ def layer_walk(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str,
         rows.append((tops[module], type(module).__name__, list(out.shape) if out is not None else []))
 
     handles = [module.register_forward_hook(hook) for module in tops]
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
+    with _inference_with_hooks(model, handles):
+        model(x)
     return rows
