@@ -1,0 +1,50 @@
+"""Evaluating a trained run on the test set: accuracy, per-class accuracy, confusion matrix."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import torch
+
+from classicnets.data import BatchIterator, load_fashion_mnist
+from classicnets.errors import ClassicnetsError
+from classicnets.train.checkpoint import LoadedRun
+from classicnets.train.config import TrainConfig
+from classicnets.train.device import resolve_device
+from classicnets.train.loop import batch_configs, predict_all
+
+
+@dataclass
+class Evaluation:
+    accuracy: float
+    count: int
+    class_names: list[str]
+    per_class_accuracy: list[float]
+    confusion: list[list[int]]  # [true][predicted]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def confusion_matrix(predicted: torch.Tensor, true: torch.Tensor, num_classes: int) -> torch.Tensor:
+    return torch.bincount(true * num_classes + predicted, minlength=num_classes * num_classes).view(num_classes, num_classes)
+
+
+def evaluate_run(run: LoadedRun, *, data_dir: str | None = None, device: str = "auto",
+                 limit: int | None = None, batch_size: int | None = None) -> Evaluation:
+    config = TrainConfig.from_dict(run.meta["config"])
+    if config.dataset != "fashion-mnist":
+        raise ClassicnetsError(f"evaluate works on Fashion-MNIST runs; this run trained on {config.dataset}")
+    target = resolve_device(device)
+    model = run.model.to(target)
+    _, eval_cfg = batch_configs(config, target)
+    if batch_size:
+        eval_cfg = replace(eval_cfg, batch_size=batch_size)
+    test = load_fashion_mnist(data_dir or config.data_dir).test.head(limit)
+    predicted, true = predict_all(model, BatchIterator(test, eval_cfg, device=target), target)
+    names = run.class_names
+    matrix = confusion_matrix(predicted, true, len(names))
+    per_class = (matrix.diag().double() / matrix.sum(1).clamp(min=1)).tolist()
+    return Evaluation(accuracy=float((predicted == true).double().mean()), count=len(true), class_names=names,
+                      per_class_accuracy=per_class, confusion=matrix.tolist())

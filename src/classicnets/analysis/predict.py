@@ -1,0 +1,51 @@
+"""Classifying a user's own images with a trained run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from classicnets.data.batches import BatchConfig, to_model_input
+from classicnets.data.images import load_image
+from classicnets.errors import ClassicnetsError, DataError
+from classicnets.train.checkpoint import LoadedRun
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
+    error: str | None = None
+
+
+@torch.no_grad()
+def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[tuple[str, float]]]:
+    """uint8 images (N, 28, 28) -> the top-k (class, probability) pairs for each."""
+    names = run.class_names
+    if len(names) < 2:
+        raise ClassicnetsError("this run is not a multi-class image classifier; predict needs a Fashion-MNIST run")
+    spec = run.meta["input"]
+    x = to_model_input(images, BatchConfig(mean=spec["mean"], std=spec["std"], resize=spec["resize"]))
+    device = next(run.model.parameters()).device
+    probs = torch.softmax(run.model.eval()(x.to(device)).float(), dim=1).cpu()
+    values, indices = probs.topk(min(top_k, len(names)), dim=1)
+    return [[(names[i], float(v)) for v, i in zip(vs, idx)] for vs, idx in zip(values.tolist(), indices.tolist())]
+
+
+def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> list[Prediction]:
+    """Classify each file; a file that cannot be read gets an error and the others go on."""
+    results: list[Prediction] = []
+    loaded: list[tuple[int, torch.Tensor]] = []
+    for path in paths:
+        try:
+            loaded.append((len(results), load_image(path)))
+            results.append(Prediction(path=str(path)))
+        except DataError as exc:
+            results.append(Prediction(path=str(path), error=str(exc)))
+    if loaded:
+        tops = classify(run, torch.stack([image for _, image in loaded]), top_k)
+        for (index, _), top in zip(loaded, tops):
+            results[index].top = top
+    return results

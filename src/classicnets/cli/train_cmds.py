@@ -1,0 +1,145 @@
+"""`classicnets train`, `evaluate` and `predict`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rich.table import Table
+
+from classicnets.analysis.evaluation import evaluate_run
+from classicnets.analysis.predict import predict_files
+from classicnets.cli.common import console, err_console, parse_model_args, positive_int, print_json
+from classicnets.cli.data_cmd import add_data_arguments
+from classicnets.errors import ClassicnetsError
+from classicnets.models import list_models
+from classicnets.reports.curves import plot_confusion
+from classicnets.train.checkpoint import load_run
+from classicnets.train.config import OPTIMIZERS, SCHEDULES
+from classicnets.train.loop import resume, run
+from classicnets.train.recipes import RECIPES, recipe_config
+
+_OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing",
+              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")
+
+
+def _log_to(json_mode: bool):  # noqa: ANN202 - a print-like function
+    # With --json, stdout carries only the JSON document; the human lines go to stderr.
+    target = err_console if json_mode else console
+    return lambda line: target.print(line, highlight=False, markup=False)
+
+
+def run_train(args: argparse.Namespace) -> int:
+    log = _log_to(args.json)
+    if args.resume:
+        if args.model:
+            raise ClassicnetsError("give either a MODEL to train or --resume RUN_DIR, not both")
+        result = resume(args.resume, show_progress=not args.quiet, log=log)
+    else:
+        if not args.model:
+            raise ClassicnetsError("name a MODEL to train (see `classicnets models`) or --resume RUN_DIR")
+        overrides = {name: getattr(args, name) for name in _OVERRIDES}
+        overrides["model_args"] = parse_model_args(args.arg)
+        config = recipe_config(args.model, args.recipe, **overrides)
+        result = run(config, out=args.out, show_progress=not args.quiet, log=log)
+    if args.json:
+        print_json(result.final())
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    loaded = load_run(args.run_dir)
+    evaluation = evaluate_run(loaded, data_dir=args.data_dir, device=args.device, limit=args.limit)
+    out = Path(args.confusion or loaded.run_dir / "confusion.png")
+    plot_confusion(evaluation.confusion, evaluation.class_names, out,
+                   title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
+    if args.json:
+        print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out)})
+        return 0
+    console.print(f"{loaded.meta['model']} from {loaded.run_dir}: test accuracy "
+                  f"[bold]{evaluation.accuracy:.4f}[/] on {evaluation.count:,} images")
+    table = Table(title="confusion matrix (rows: true class, columns: predicted)")
+    table.add_column("true \\ pred")
+    for index in range(len(evaluation.class_names)):
+        table.add_column(str(index), justify="right")
+    table.add_column("accuracy", justify="right")
+    for index, (name, row) in enumerate(zip(evaluation.class_names, evaluation.confusion)):
+        table.add_row(f"{index} {name}", *(str(v) for v in row), f"{evaluation.per_class_accuracy[index]:.3f}")
+    console.print(table)
+    err_console.print(f"wrote {out}")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    loaded = load_run(args.run_dir)
+    results = predict_files(loaded, args.images, top_k=args.top)
+    if args.json:
+        print_json([{"path": r.path, "top": [{"class": c, "probability": p} for c, p in r.top], "error": r.error}
+                    for r in results])
+    else:
+        for r in results:
+            if r.error:
+                err_console.print(f"classicnets: error: {r.error}", markup=False, highlight=False)
+                continue
+            ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.top)
+            console.print(f"{r.path}: {ranked}", markup=False, highlight=False)
+    return 1 if any(r.error for r in results) else 0
+
+
+def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train a network (the book's recipe by default) and show its curves",
+        description="Train a network of the zoo on Fashion-MNIST. Defaults come from the recipe (--recipe book: "
+                    "the book's optimizer, learning rate, epochs, batch size, resize and init; --recipe fast: ours); "
+                    "every option below overrides one field. The run directory gets config.json, metrics.jsonl, "
+                    "curves.png (redrawn each epoch), last.safetensors (for --resume) and model.safetensors.")
+    p.add_argument("model", nargs="?", choices=list_models(), metavar="MODEL", help="network name (see `classicnets models`)")
+    p.add_argument("--recipe", choices=RECIPES, default="book", help="where the defaults come from (default: book)")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/MODEL-TIMESTAMP)")
+    g = p.add_argument_group("overrides of the recipe")
+    g.add_argument("--epochs", type=positive_int)
+    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--batch-size", type=positive_int)
+    g.add_argument("--resize", type=positive_int, help="side in pixels the images are resized to")
+    g.add_argument("--optimizer", choices=OPTIMIZERS)
+    g.add_argument("--weight-decay", type=float)
+    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    g.add_argument("--label-smoothing", type=float)
+    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="random crop (padding 2) and horizontal flip")
+    g.add_argument("--seed", type=int)
+    g.add_argument("--limit", type=positive_int, help="use only the first N training (and test) images")
+    g.add_argument("--val-size", type=int, help="hold out N training images as the validation set")
+    g.add_argument("--device", help="auto (GPU if any), cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
+    g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="also log to RUN_DIR/tensorboard")
+    g.add_argument("--arg", action="append", metavar="KEY=VALUE", help="network builder argument, repeatable")
+    p.add_argument("--json", action="store_true", help="print the final metrics as one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_arguments(p)
+    p.set_defaults(handler=run_train)
+
+    p = subparsers.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
+                              description="Evaluate a trained run on the Fashion-MNIST test set; writes confusion.png.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--limit", type=positive_int, help="evaluate only the first N test images")
+    p.add_argument("--confusion", metavar="PNG", help="where to write the confusion matrix (default RUN_DIR/confusion.png)")
+    p.add_argument("--json", action="store_true")
+    add_data_arguments(p)
+    p.set_defaults(handler=run_evaluate)
+
+    p = subparsers.add_parser("predict", help="classify your own images (PNG, JPEG, ...) with a trained run",
+                              description="Classify image files with a trained run. Each image is converted as "
+                                          "Fashion-MNIST was made: grayscale, light object on dark background, "
+                                          "cropped to the object, fit into 28x28, then the run's resize.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=positive_int, default=3, help="how many classes to show (default 3)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_predict)
+
+
+__all__ = ["add_parsers"]

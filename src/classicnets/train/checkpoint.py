@@ -1,0 +1,156 @@
+"""Checkpoints as safetensors files: tensors plus JSON metadata, never pickle, so loading a
+checkpoint cannot run code. `model.safetensors` holds the trained weights and what is needed
+to rebuild the network; `last.safetensors` adds the optimizer state and the RNG state that
+make a resumed run continue exactly where the interrupted one stopped."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
+from torch import nn
+
+from classicnets.errors import ClassicnetsError
+from classicnets.fileio import atomic_path
+from classicnets.models import create_model
+
+FORMAT_VERSION = 1
+_META_KEY = "classicnets"
+
+
+class CheckpointError(ClassicnetsError):
+    """A checkpoint that is missing, damaged, or not one of ours."""
+
+
+@dataclass
+class Checkpoint:
+    meta: dict[str, Any]  # model, model_args, config, epoch, step, metrics, class_names, ...
+    tensors: dict[str, torch.Tensor]
+
+    def prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    state = optimizer.state_dict()
+    tensors: dict[str, torch.Tensor] = {}
+    scalars: dict[str, dict[str, Any]] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, torch.Tensor):
+                tensors[f"optim.{index}.{key}"] = value.detach().contiguous().cpu()
+            else:
+                scalars.setdefault(str(index), {})[key] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def save_checkpoint(
+    path: Path,
+    model: nn.Module,
+    meta: dict[str, Any],
+    *,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> None:
+    """Write weights (+ optimizer and RNG state when `optimizer` is given) atomically."""
+    tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    meta = {**meta, "format": FORMAT_VERSION}
+    if optimizer is not None:
+        optim_tensors, optim_meta = _optimizer_tensors(optimizer)
+        tensors.update(optim_tensors)
+        tensors["rng.cpu"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            tensors["rng.cuda"] = torch.cuda.get_rng_state()
+        meta["optimizer"] = optim_meta
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint, with a clear error for anything that is not a valid one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            raw_meta = (handle.metadata() or {}).get(_META_KEY)
+            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({exc})") from None
+    if raw_meta is None:
+        raise CheckpointError(f"{path} has no classicnets metadata: it was not written by classicnets")
+    try:
+        meta = json.loads(raw_meta)
+    except json.JSONDecodeError as exc:
+        raise CheckpointError(f"{path}: its metadata is not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
+    if not isinstance(meta.get("model"), str) or not isinstance(meta.get("model_args", {}), dict):
+        raise CheckpointError(f"{path}: metadata lacks the model name or its arguments")
+    return Checkpoint(meta=meta, tensors=tensors)
+
+
+def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn.Module:
+    """Rebuild the network a checkpoint describes and load its weights (strictly)."""
+    model = create_model(checkpoint.meta["model"], **checkpoint.meta.get("model_args", {}))
+    try:
+        model.load_state_dict(checkpoint.prefixed("model."), strict=True)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0]
+        raise CheckpointError(f"{source}: its weights do not fit {checkpoint.meta['model']}: {first}") from None
+    return model
+
+
+def restore_training_state(checkpoint: Checkpoint, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+    """Load the optimizer state and the RNG state saved by `save_checkpoint(..., optimizer=...)`."""
+    optim_meta = checkpoint.meta.get("optimizer")
+    if optim_meta is None or "rng.cpu" not in checkpoint.tensors:
+        raise CheckpointError("the checkpoint has no optimizer state: resume needs last.safetensors")
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in checkpoint.prefixed("optim.").items():
+        index, name = key.split(".", 1)
+        state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
+    for index, values in optim_meta["scalars"].items():
+        state.setdefault(int(index), {}).update(values)
+    try:
+        optimizer.load_state_dict({"state": state, "param_groups": optim_meta["param_groups"]})
+    except (ValueError, KeyError) as exc:
+        raise CheckpointError(f"the optimizer state does not fit this run: {exc}") from None
+    torch.set_rng_state(checkpoint.tensors["rng.cpu"])
+    if "rng.cuda" in checkpoint.tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"], device)
+
+
+@dataclass
+class LoadedRun:
+    """A trained network and what is known about how it was trained."""
+
+    run_dir: Path
+    model: nn.Module
+    meta: dict[str, Any]  # the checkpoint's metadata: model, config, epoch, metrics, input, ...
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.meta.get("class_names") or [])
+
+
+def load_run(path: str | Path) -> LoadedRun:
+    """Load a run directory's final model (or its last checkpoint, for an unfinished run),
+    or a checkpoint file given directly."""
+    path = Path(path)
+    if path.is_dir():
+        candidates = [path / "model.safetensors", path / "last.safetensors"]
+        found = next((c for c in candidates if c.is_file()), None)
+        if found is None:
+            raise CheckpointError(f"{path} holds no model.safetensors or last.safetensors: is it a run directory?")
+        run_dir, file = path, found
+    else:
+        run_dir, file = path.parent, path
+    checkpoint = read_checkpoint(file)
+    model = build_model(checkpoint, file)
+    model.eval()
+    return LoadedRun(run_dir=run_dir, model=model, meta=checkpoint.meta)

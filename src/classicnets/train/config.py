@@ -1,0 +1,86 @@
+"""The configuration of a training run: one dataclass, saved whole in the run's config.json,
+so that the run can be repeated or resumed from that file alone."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from classicnets.errors import ClassicnetsError
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
+SCHEDULES = ("constant", "step", "cosine", "onecycle")
+LOSSES = ("cross_entropy", "nll", "bce")
+INITS = ("xavier", "default")
+DATASETS = ("fashion-mnist", "toy4x4")
+
+
+@dataclass
+class TrainConfig:
+    model: str = "lenet"
+    model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments (JSON values)
+    recipe: str = "book"  # where the defaults came from: "book", "fast" or "custom"
+    dataset: str = "fashion-mnist"  # "toy4x4": seed 003's two 4x4 images (tiny_cnn)
+    epochs: int = 10
+    batch_size: int = 256
+    lr: float = 0.9
+    optimizer: str = "sgd"
+    momentum: float = 0.9  # for "momentum" and "nesterov"
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    warmup_epochs: float = 0.0  # linear warm-up for "cosine"
+    label_smoothing: float = 0.0
+    loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
+    init: str = "xavier"  # the book's Xavier-uniform init, or PyTorch's "default"
+    resize: int | None = None  # square side fed to the network; None keeps 28
+    mean: float = 0.0  # input normalisation on the [0, 1] scale; d2l feeds ToTensor() output
+    std: float = 1.0
+    augment: bool = False  # random crop (padding 2) and horizontal flip
+    crop_padding: int = 2
+    limit: int | None = None  # use the first N training (and at most N test) examples
+    val_size: int = 0  # >0: carve a validation set from the training set, report it as test_acc
+    seed: int = 0
+    device: str = "auto"  # "auto" (GPU if there is one, as d2l's try_gpu), "cpu", "cuda", "cuda:N"
+    compile: bool = False
+    channels_last: bool | None = None  # None: on for CUDA, off on CPU
+    eval_batch_size: int | None = None  # None: twice the training batch
+    data_dir: str | None = None
+    tensorboard: bool = False
+
+    def validate(self) -> "TrainConfig":
+        """Check every field; raise one clear error naming the first bad one."""
+        def bad(name: str, value: object, expected: str) -> ClassicnetsError:
+            return ClassicnetsError(f"--{name.replace('_', '-')} {value!r}: expected {expected}")
+
+        for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
+                              ("init", INITS), ("dataset", DATASETS)):
+            if getattr(self, name) not in choices:
+                raise bad(name, getattr(self, name), "one of " + ", ".join(choices))
+        for name in ("epochs", "batch_size"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise bad(name, getattr(self, name), "a positive integer")
+        if not self.lr > 0:
+            raise bad("lr", self.lr, "a positive learning rate")
+        if self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
+            raise ClassicnetsError("weight decay must be >= 0 and label smoothing in [0, 1)")
+        if self.resize is not None and self.resize < 1:
+            raise bad("resize", self.resize, "a positive number of pixels")
+        if self.limit is not None and self.limit < 1:
+            raise bad("limit", self.limit, "a positive number of examples")
+        if self.std <= 0:
+            raise bad("std", self.std, "a positive standard deviation")
+        if self.val_size < 0:
+            raise bad("val_size", self.val_size, "a number of examples >= 0")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ClassicnetsError(f"unknown training configuration fields: {', '.join(unknown)}")
+        return cls(**values)

@@ -1,0 +1,52 @@
+"""Where a run computes and in what precision.
+
+CUDA: bf16 autocast, channels_last, the data set resident on the GPU. CPU: float32, because
+bf16 matrix products are hundreds of times slower on CPUs without AMX (ours).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+
+from classicnets.errors import ClassicnetsError
+
+
+def try_gpu(index: int = 0) -> torch.device:
+    """d2l's try_gpu: the index-th GPU if there is one, else the CPU."""
+    if torch.cuda.device_count() > index:
+        return torch.device(f"cuda:{index}")
+    return torch.device("cpu")
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists, or a clear error."""
+    if name == "auto":
+        return try_gpu()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ClassicnetsError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        index = device.index or 0
+        if index >= count:
+            raise ClassicnetsError(
+                f"device {name} asked for, but this machine has {count} CUDA device(s): use --device cpu or auto"
+            )
+        return torch.device("cuda", index)
+    if device.type != "cpu":
+        raise ClassicnetsError(f"device type {device.type!r} is not supported: use auto, cpu, cuda or cuda:N")
+    return device
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on CUDA; nothing on the CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def use_channels_last(device: torch.device, requested: bool | None) -> bool:
+    return device.type == "cuda" if requested is None else requested
