@@ -94,3 +94,26 @@ def test_non_positive_batch_size_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as info:
         main(["summary", "lenet", "--batch-size", "0"])
     assert info.value.code == 2 and "'0' is not a positive integer" in capsys.readouterr().err
+
+
+def test_train_json_then_evaluate_json(capsys, tmp_path):
+    out = tmp_path / "run"
+    code, stdout, _ = run(capsys, "train", "lenet", "--epochs", "1", "--limit", "500", "--out", str(out), "--json", "--quiet")
+    final = json.loads(stdout)
+    assert code == 0 and final["model"] == "lenet" and final["epochs"] == 1 and final["device"] == "cpu"
+    code, stdout, _ = run(capsys, "evaluate", str(out), "--limit", "300", "--json")
+    doc = json.loads(stdout)
+    assert code == 0 and doc["count"] == 300 and len(doc["confusion"]) == 10
+    assert sum(map(sum, doc["confusion"])) == 300 and (out / "confusion.png").is_file()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["train", "lenet", "--lr", "-1"], "--lr -1.0: expected a positive learning rate"),
+    (["train", "lenet", "--device", "cuda:3"], "this machine has 0 CUDA device(s)"),
+    (["train", "--resume", "/nonexistent/run"], "is not a run directory"),
+    (["train"], "name a MODEL to train"),
+    (["evaluate", "/nonexistent/run"], "does not exist"),
+])
+def test_bad_training_input_is_one_line_exit_1(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from rich.table import Table
@@ -26,7 +27,7 @@ _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay
 def _log_to(json_mode: bool):  # noqa: ANN202 - a print-like function
     # With --json, stdout carries only the JSON document; the human lines go to stderr.
     target = err_console if json_mode else console
-    return lambda line: target.print(line, highlight=False, markup=False)
+    return lambda line: target.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -41,7 +42,7 @@ def run_train(args: argparse.Namespace) -> int:
         overrides = {name: getattr(args, name) for name in _OVERRIDES}
         overrides["model_args"] = parse_model_args(args.arg)
         config = recipe_config(args.model, args.recipe, **overrides)
-        result = run(config, out=args.out, show_progress=not args.quiet, log=log)
+        result = run(config, out=args.out, show_progress=not args.quiet, log=log, overwrite=args.overwrite)
     if args.json:
         print_json(result.final())
     return 0
@@ -67,6 +68,31 @@ def run_evaluate(args: argparse.Namespace) -> int:
         table.add_row(f"{index} {name}", *(str(v) for v in row), f"{evaluation.per_class_accuracy[index]:.3f}")
     console.print(table)
     err_console.print(f"wrote {out}")
+    return 0
+
+
+def run_show(args: argparse.Namespace) -> int:
+    """The run's curves in the terminal: one row per epoch, bars for the accuracies."""
+    run_dir = Path(args.run_dir)
+    metrics_path = run_dir / "metrics.jsonl"
+    if not metrics_path.is_file():
+        raise ClassicnetsError(f"{run_dir} has no metrics.jsonl: is it a run directory?")
+    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    config = json.loads((run_dir / "config.json").read_text()).get("config", {}) if (run_dir / "config.json").is_file() else {}
+    table = Table(title=f"{config.get('model', run_dir.name)} ({config.get('recipe', '?')} recipe): {run_dir}")
+    for column in ("epoch", "train loss", "train acc", "test acc"):
+        table.add_column(column, justify="right")
+    table.add_column("test acc 0..1", no_wrap=True, min_width=20)
+    for column in ("img/s", "s"):
+        table.add_column(column, justify="right")
+    for row in rows:
+        bar = "#" * round(row["test_acc"] * 20)
+        table.add_row(str(row["epoch"]), f"{row['train_loss']:.3f}", f"{row['train_acc']:.3f}",
+                      f"{row['test_acc']:.3f}", bar, f"{row['examples_per_sec']:,.0f}", f"{row['seconds']:.1f}")
+    console.print(table)
+    for name in ("curves.png", "confusion.png"):
+        if (run_dir / name).is_file():
+            console.print(f"{name}: {run_dir / name}")
     return 0
 
 
@@ -97,6 +123,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--recipe", choices=RECIPES, default="book", help="where the defaults come from (default: book)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/MODEL-TIMESTAMP)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     g = p.add_argument_group("overrides of the recipe")
     g.add_argument("--epochs", type=positive_int)
     g.add_argument("--lr", type=float, help="learning rate")
@@ -130,6 +157,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     add_data_arguments(p)
     p.set_defaults(handler=run_evaluate)
+
+    p = subparsers.add_parser("show", help="a run's per-epoch curves in the terminal",
+                              description="Print a run's metrics per epoch (the curves of curves.png) as a table.")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.set_defaults(handler=run_show)
 
     p = subparsers.add_parser("predict", help="classify your own images (PNG, JPEG, ...) with a trained run",
                               description="Classify image files with a trained run. Each image is converted as "

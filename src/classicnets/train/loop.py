@@ -211,8 +211,12 @@ def run(
     show_progress: bool = True,
     log: Callable[[str], None] = print,
     stop_after_epoch: int | None = None,
+    overwrite: bool = False,
 ) -> RunResult:
     """Train `config` into the run directory `out` (or continue from `checkpoint` there).
+
+    A directory that already holds a run is refused unless `overwrite`: its checkpoints
+    might be the only copy of hours of training.
 
     `stop_after_epoch` ends this invocation after that epoch, checkpoint written, as an
     interruption would; `resume` continues it.
@@ -221,6 +225,11 @@ def run(
     config.validate()
     device = resolve_device(config.device)
     run_dir = Path(out) if out is not None else default_run_dir(config.model)
+    if checkpoint is None and (run_dir / "config.json").exists() and not overwrite:
+        raise ClassicnetsError(
+            f"{run_dir} already holds a run: continue it with --resume {run_dir}, choose another --out, "
+            "or pass --overwrite to replace it"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
 
@@ -241,6 +250,8 @@ def run(
         metrics = _read_metrics(run_dir / "metrics.jsonl", start_epoch)
         log(f"resuming {run_dir} after epoch {start_epoch} of {config.epochs}")
     else:
+        for stale in ("metrics.jsonl", "last.safetensors", "model.safetensors", "curves.png", "confusion.png"):
+            (run_dir / stale).unlink(missing_ok=True)
         write_text_atomic(run_dir / "config.json", json.dumps(
             {"config": config.to_dict(), "environment": environment(device), "command": sys.argv}, indent=2))
 
@@ -364,14 +375,15 @@ def _tensorboard_writer(run_dir: Path) -> Any:
 
 
 def train(model: str = "lenet", *, recipe: str = "book", out: str | Path | None = None,
-          show_progress: bool = True, log: Callable[[str], None] = print, **overrides: Any) -> RunResult:
+          show_progress: bool = True, log: Callable[[str], None] = print, overwrite: bool = False,
+          **overrides: Any) -> RunResult:
     """Train `model` with `recipe` ("book" or "fast"); keyword overrides change any TrainConfig field.
 
     >>> result = train("lenet", epochs=2, limit=5000)        # doctest: +SKIP
     >>> result.final()["test_acc"]                             # doctest: +SKIP
     """
     config = recipe_config(model, recipe, **overrides)
-    return run(config, out=out, show_progress=show_progress, log=log)
+    return run(config, out=out, show_progress=show_progress, log=log, overwrite=overwrite)
 
 
 def resume(run_dir: str | Path, *, show_progress: bool = True, log: Callable[[str], None] = print,

@@ -1,0 +1,133 @@
+"""Training: every network trains a few batches on the CPU, a resumed run ends exactly where an
+uninterrupted one does, a diverging loss stops the run, checkpoints round-trip."""
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from classicnets.errors import ClassicnetsError, ModelError
+from classicnets.models import list_models
+from classicnets.train import TrainingDiverged, read_checkpoint, recipe_config, resume, run
+from classicnets.train.checkpoint import CheckpointError, load_run
+from classicnets.train.loop import accuracy, make_batches
+
+TIME_FIELDS = {"examples_per_sec", "seconds", "train_seconds"}
+
+
+def quiet(config, out, **kwargs):
+    return run(config, out=out, show_progress=False, log=lambda line: None, **kwargs)
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_every_network_trains_a_few_batches_with_its_book_recipe(name, tmp_path):
+    overrides = {"epochs": 3} if name == "tiny_cnn" else {"epochs": 1, "limit": 16, "batch_size": 8}
+    result = quiet(recipe_config(name, "book", **overrides), tmp_path / name)
+    row = result.metrics[-1]
+    assert row["epoch"] == result.config.epochs and math.isfinite(row["train_loss"])
+    assert 0.0 <= row["test_acc"] <= 1.0 and row["examples_per_sec"] > 0
+    for file in ("config.json", "metrics.jsonl", "curves.png", "last.safetensors", "model.safetensors"):
+        assert (result.run_dir / file).is_file(), file
+    assert not [p for p in result.run_dir.iterdir() if p.name.startswith(".")]  # no temporaries left
+
+
+@pytest.mark.parametrize("name", ["lenet", "resnet18", "vgg11", "alexnet"])
+def test_fast_recipes_train_a_batch(name, tmp_path):
+    result = quiet(recipe_config(name, "fast", epochs=1, limit=16, batch_size=8), tmp_path / name)
+    assert math.isfinite(result.metrics[-1]["train_loss"])
+
+
+def test_fast_lenet_learns_on_real_data(tmp_path):
+    # (The book's sigmoid LeNet stays at chance for its whole first epoch, as in the book, so a
+    # quick learning check uses the fast recipe.)
+    result = quiet(recipe_config("lenet", "fast", epochs=2, limit=12000), tmp_path / "lenet")
+    assert result.metrics[-1]["test_acc"] > 0.75
+    assert result.metrics[-1]["train_loss"] < result.metrics[0]["train_loss"]
+
+
+def _same_run(a, b):
+    sa, sb = a.model.state_dict(), b.model.state_dict()
+    assert sa.keys() == sb.keys()
+    for key in sa:
+        assert torch.equal(sa[key], sb[key]), key
+    strip = lambda rows: [{k: v for k, v in r.items() if k not in TIME_FIELDS} for r in rows]  # noqa: E731
+    assert strip(a.metrics) == strip(b.metrics)
+
+
+@pytest.mark.parametrize("name, overrides", [
+    ("mlp", {"recipe": "book", "limit": 2000}),  # Adam, dropout
+    ("lenet_bn", {"recipe": "fast", "limit": 1000, "augment": True}),  # BN, Nesterov, one-cycle, crops, flips
+])
+def test_resume_after_interrupt_gives_identical_weights_and_metrics(name, overrides, tmp_path):
+    recipe = overrides.pop("recipe")
+    config = recipe_config(name, recipe, epochs=3, **overrides)
+    whole = quiet(config, tmp_path / "whole")
+    interrupted = quiet(config, tmp_path / "cut", stop_after_epoch=1)
+    assert len(interrupted.metrics) == 1 and not (tmp_path / "cut" / "model.safetensors").exists()
+    resumed = resume(tmp_path / "cut", show_progress=False, log=lambda line: None)
+    _same_run(whole, resumed)
+    lines = (tmp_path / "cut" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(line)["epoch"] for line in lines] == [1, 2, 3]
+
+
+def test_diverging_loss_stops_with_epoch_checkpoint_and_lr_hint(tmp_path):
+    config = recipe_config("mlp", "book", optimizer="sgd", lr=1e30, epochs=3, limit=2000)
+    with pytest.raises(TrainingDiverged, match=r"became (nan|inf) in epoch 1 .* try --lr 1e\+29"):
+        quiet(config, tmp_path / "nan")
+    assert not (tmp_path / "nan" / "model.safetensors").exists()
+
+
+def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path):
+    result = quiet(recipe_config("lenet_bn", "book", epochs=1, limit=1000), tmp_path / "run")
+    loaded = load_run(result.run_dir)
+    for key, value in result.model.state_dict().items():
+        assert torch.equal(loaded.model.state_dict()[key], value)
+    _, test_batches = make_batches(result.config, torch.device("cpu"), show_progress=False)
+    assert accuracy(loaded.model, test_batches, torch.device("cpu")) == result.metrics[-1]["test_acc"]
+    meta = read_checkpoint(result.run_dir / "model.safetensors").meta
+    assert meta["model"] == "lenet_bn" and meta["config"]["lr"] == 1.0 and meta["epoch"] == 1
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    garbage = tmp_path / "garbage.safetensors"
+    garbage.write_bytes(b"\xff" * 64)
+    with pytest.raises(CheckpointError, match="not a readable safetensors checkpoint"):
+        load_run(garbage)
+    foreign = tmp_path / "foreign.safetensors"
+    save_file({"w": torch.zeros(2)}, str(foreign))
+    with pytest.raises(CheckpointError, match="no classicnets metadata"):
+        load_run(foreign)
+    forged = tmp_path / "forged.safetensors"
+    meta = {"format": 1, "model": "os.system", "model_args": {}}
+    save_file({"model.w": torch.zeros(2)}, str(forged), metadata={"classicnets": json.dumps(meta)})
+    with pytest.raises(ModelError, match="unknown model 'os.system'"):
+        load_run(forged)
+    meta["model"] = "lenet"
+    save_file({"model.w": torch.zeros(2)}, str(forged), metadata={"classicnets": json.dumps(meta)})
+    with pytest.raises(CheckpointError, match="weights do not fit lenet"):
+        load_run(forged)
+    with pytest.raises(CheckpointError, match="holds no model.safetensors"):
+        load_run(tmp_path)
+
+
+def test_resume_needs_a_run_directory(tmp_path):
+    with pytest.raises(ClassicnetsError, match="not a run directory"):
+        resume(tmp_path)
+
+
+def test_gpu_path_in_its_cpu_form_channels_last_and_compile(tmp_path):
+    config = recipe_config("lenet", "fast", epochs=1, limit=512, batch_size=128, compile=True)
+    config.channels_last = True
+    result = quiet(config, tmp_path / "compiled")
+    assert math.isfinite(result.metrics[-1]["train_loss"])
+    assert result.model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
+    config = recipe_config("mlp", "book", epochs=1, limit=500)
+    quiet(config, tmp_path / "run")
+    with pytest.raises(ClassicnetsError, match="already holds a run: continue it with --resume"):
+        quiet(config, tmp_path / "run")
+    assert quiet(config, tmp_path / "run", overwrite=True).metrics[-1]["epoch"] == 1
