@@ -10,8 +10,8 @@ from PIL import Image
 from classicnets.analysis.predict import predict_files
 from classicnets.cli.main import main
 from classicnets.data.images import load_image, to_fashion_mnist
-from classicnets.train import recipe_config, run
-from classicnets.train.checkpoint import load_run
+from classicnets.training import recipe_config, run
+from classicnets.training.checkpoint import load_run
 
 
 def _photo(item: np.ndarray, *, light_background: bool, side=168, mode="RGB") -> Image.Image:
@@ -86,3 +86,12 @@ def test_load_image_of_a_truncated_png_is_a_clear_error(tmp_path):
     path.write_bytes(path.read_bytes()[:60])
     with pytest.raises(DataError, match="cut.png"):
         load_image(path)
+
+
+def test_predict_with_the_toy_run_is_a_clear_error(tmp_path, capsys):
+    out = tmp_path / "toy"
+    run(recipe_config("tiny_cnn", "book", epochs=2), out=out, show_progress=False, log=lambda s: None)
+    image = tmp_path / "x.png"
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
+    assert main(["predict", str(out), str(image)]) == 1
+    assert "trained on toy4x4, not Fashion-MNIST" in capsys.readouterr().err

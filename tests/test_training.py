@@ -10,9 +10,9 @@ from safetensors.torch import save_file
 
 from classicnets.errors import ClassicnetsError, ModelError
 from classicnets.models import list_models
-from classicnets.train import TrainingDiverged, read_checkpoint, recipe_config, resume, run
-from classicnets.train.checkpoint import CheckpointError, load_run
-from classicnets.train.loop import accuracy, make_batches
+from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config, resume, run
+from classicnets.training.checkpoint import CheckpointError, load_run
+from classicnets.training.loop import accuracy, make_batches
 
 TIME_FIELDS = {"examples_per_sec", "seconds", "train_seconds"}
 

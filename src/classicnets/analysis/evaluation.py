@@ -9,10 +9,10 @@ import torch
 
 from classicnets.data import BatchIterator, load_fashion_mnist
 from classicnets.errors import ClassicnetsError
-from classicnets.train.checkpoint import LoadedRun
-from classicnets.train.config import TrainConfig
-from classicnets.train.device import resolve_device
-from classicnets.train.loop import batch_configs, predict_all
+from classicnets.training.checkpoint import LoadedRun
+from classicnets.training.config import TrainConfig
+from classicnets.training.device import resolve_device
+from classicnets.training.loop import batch_configs, predict_all
 
 
 @dataclass

@@ -10,7 +10,7 @@ import torch
 from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.data.images import load_image
 from classicnets.errors import ClassicnetsError, DataError
-from classicnets.train.checkpoint import LoadedRun
+from classicnets.training.checkpoint import LoadedRun
 
 
 @dataclass
@@ -24,8 +24,10 @@ class Prediction:
 def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[tuple[str, float]]]:
     """uint8 images (N, 28, 28) -> the top-k (class, probability) pairs for each."""
     names = run.class_names
-    if len(names) < 2:
-        raise ClassicnetsError("this run is not a multi-class image classifier; predict needs a Fashion-MNIST run")
+    dataset = run.meta.get("config", {}).get("dataset", "fashion-mnist")
+    if dataset != "fashion-mnist" or len(names) < 2:
+        raise ClassicnetsError(f"this run was trained on {dataset}, not Fashion-MNIST images: predict needs a "
+                               "Fashion-MNIST run")
     spec = run.meta["input"]
     x = to_model_input(images, BatchConfig(mean=spec["mean"], std=spec["std"], resize=spec["resize"]))
     device = next(run.model.parameters()).device
@@ -49,3 +51,14 @@ def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> li
         for (index, _), top in zip(loaded, tops):
             results[index].top = top
     return results
+
+
+def predict(run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3) -> list[Prediction]:
+    """Classify image files, or uint8 Fashion-MNIST-like images (N, 28, 28), with a run
+    (a `LoadedRun`, a run directory or a checkpoint file)."""
+    from classicnets.training.checkpoint import load_run
+
+    loaded = run if isinstance(run, LoadedRun) else load_run(run)
+    if isinstance(images, torch.Tensor):
+        return [Prediction(path=f"[{i}]", top=top) for i, top in enumerate(classify(loaded, images, top_k))]
+    return predict_files(loaded, list(images), top_k)

@@ -15,10 +15,10 @@ from classicnets.cli.data_cmd import add_data_arguments
 from classicnets.errors import ClassicnetsError
 from classicnets.models import list_models
 from classicnets.reports.curves import plot_confusion
-from classicnets.train.checkpoint import load_run
-from classicnets.train.config import OPTIMIZERS, SCHEDULES
-from classicnets.train.loop import resume, run
-from classicnets.train.recipes import RECIPES, recipe_config
+from classicnets.training.checkpoint import load_run
+from classicnets.training.config import OPTIMIZERS, SCHEDULES
+from classicnets.training.loop import resume, run
+from classicnets.training.recipes import RECIPES, recipe_config
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")

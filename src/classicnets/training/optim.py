@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 import torch
 
-from classicnets.train.config import TrainConfig
+from classicnets.training.config import TrainConfig
 
 
 def make_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:

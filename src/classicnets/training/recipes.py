@@ -11,7 +11,7 @@ from typing import Any
 
 from classicnets.errors import ClassicnetsError
 from classicnets.models import get_model_config, list_models
-from classicnets.train.config import TrainConfig
+from classicnets.training.config import TrainConfig
 
 RECIPES = ("book", "fast")
 
@@ -49,12 +49,12 @@ _FAST = {"optimizer": "nesterov", "momentum": 0.9, "schedule": "onecycle", "labe
          "init": "default", "mean": 0.2860, "std": 0.3530, "weight_decay": 5e-4}
 
 FAST: dict[str, dict[str, Any]] = {
-    "mlp": {**_FAST, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-2, "epochs": 10, "batch_size": 128,
+    "mlp": {**_FAST, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-2, "epochs": 4, "batch_size": 128,
             "loss": "nll", "label_smoothing": 0.0},
     "tiny_cnn": {"dataset": "toy4x4", "optimizer": "adam", "lr": 5e-2, "epochs": 200, "batch_size": 2,
                  "loss": "bce", "init": "default"},
-    "lenet": {**_FAST, "lr": 0.1, "epochs": 10, "batch_size": 128, "model_args": {"act_layer": "relu"}},
-    "lenet_bn": {**_FAST, "lr": 0.2, "epochs": 10, "batch_size": 128},
+    "lenet": {**_FAST, "lr": 0.1, "epochs": 3, "batch_size": 128, "model_args": {"act_layer": "relu"}},
+    "lenet_bn": {**_FAST, "lr": 0.2, "epochs": 3, "batch_size": 128},
     "alexnet": {**_FAST, "lr": 0.02, "epochs": 10, "batch_size": 128, "resize": 67, "model_args": {"input_size": 67}},
     "vgg11": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
               "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},

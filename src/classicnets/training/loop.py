@@ -36,11 +36,11 @@ from classicnets.errors import ClassicnetsError
 from classicnets.fileio import write_text_atomic
 from classicnets.models import create_model, init_book_weights
 from classicnets.reports.curves import plot_curves
-from classicnets.train.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
-from classicnets.train.config import TrainConfig
-from classicnets.train.device import autocast, resolve_device, use_channels_last
-from classicnets.train.optim import lr_factor, make_optimizer, set_lr
-from classicnets.train.recipes import recipe_config
+from classicnets.training.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
+from classicnets.training.config import TrainConfig
+from classicnets.training.device import autocast, resolve_device, use_channels_last
+from classicnets.training.optim import lr_factor, make_optimizer, set_lr
+from classicnets.training.recipes import recipe_config
 
 _CHECK_EVERY = 50  # batches between finite-loss checks (each one is a host synchronisation)
 _WRITE_EVERY_S = 1.0  # at most one checkpoint/plot per second: seed 003's toy run has 2,000 epochs
