@@ -131,3 +131,11 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
     with pytest.raises(ClassicnetsError, match="already holds a run: continue it with --resume"):
         quiet(config, tmp_path / "run")
     assert quiet(config, tmp_path / "run", overwrite=True).metrics[-1]["epoch"] == 1
+
+
+def test_cpu_channels_last_follows_each_networks_measured_default(tmp_path):
+    dense = quiet(recipe_config("densenet", "fast", epochs=1, limit=16, batch_size=8), tmp_path / "d")
+    conv = dense.model.features.DenseBlock_0.net[0][2]  # Conv2d(64, 32, 3): a layout-sensitive weight
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
+    lenet = quiet(recipe_config("lenet", "book", epochs=1, limit=16, batch_size=8), tmp_path / "l")
+    assert lenet.model.features[3].weight.is_contiguous()  # Conv2d(6, 16, 5) stays NCHW

@@ -36,7 +36,7 @@ class Inception(nn.Module):
 
 @register_model(
     description="GoogLeNet: 9 Inception blocks in 5 stages, global average pooling, 1024-10",
-    seed="d2l ch. 7", input_size=(1, 96, 96), classifier="head.2",
+    seed="d2l ch. 7", input_size=(1, 96, 96), classifier="head.2", cpu_channels_last=True,
 )
 def googlenet(*, in_channels: int = 1, num_classes: int = 10) -> ClassicNet:
     b1 = nn.Sequential(nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3), nn.ReLU(),

@@ -48,5 +48,9 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
-def use_channels_last(device: torch.device, requested: bool | None) -> bool:
-    return device.type == "cuda" if requested is None else requested
+def use_channels_last(device: torch.device, requested: bool | None, cpu_default: bool = False) -> bool:
+    """channels_last when asked; by default always on CUDA, and on the CPU where the model's
+    registered config says it was measured faster (`ModelConfig.cpu_channels_last`)."""
+    if requested is not None:
+        return requested
+    return device.type == "cuda" or cpu_default

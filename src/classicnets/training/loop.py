@@ -34,7 +34,7 @@ from classicnets.data.catalog import CLASS_NAMES
 from classicnets.data.toy import TensorBatches, toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import write_text_atomic
-from classicnets.models import create_model, init_book_weights
+from classicnets.models import create_model, get_model_config, init_book_weights
 from classicnets.reports.curves import plot_curves
 from classicnets.training.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
 from classicnets.training.config import TrainConfig
@@ -99,11 +99,15 @@ def batch_configs(config: TrainConfig, device: torch.device) -> tuple[BatchConfi
     train = BatchConfig(
         batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=config.mean, std=config.std,
         resize=config.resize, crop_padding=config.crop_padding if config.augment else 0, flip=config.augment,
-        channels_last=use_channels_last(device, config.channels_last),
+        channels_last=_channels_last(config, device),
     )
     evaluation = replace(train, batch_size=config.eval_batch_size or 2 * config.batch_size,
                          shuffle=False, crop_padding=0, flip=False)
     return train, evaluation
+
+
+def _channels_last(config: TrainConfig, device: torch.device) -> bool:
+    return use_channels_last(device, config.channels_last, get_model_config(config.model).cpu_channels_last)
 
 
 def make_batches(config: TrainConfig, device: torch.device, show_progress: bool = True) -> tuple[Batches, Batches]:
@@ -236,7 +240,7 @@ def run(
     model = create_model(config.model, **config.model_args)
     if config.init == "xavier":
         init_book_weights(model)
-    channels_last = use_channels_last(device, config.channels_last)
+    channels_last = _channels_last(config, device)
     model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
     optimizer = make_optimizer(model.parameters(), config)
     loss_fn = loss_function(config)
