@@ -117,3 +117,25 @@ def test_train_json_then_evaluate_json(capsys, tmp_path):
 def test_bad_training_input_is_one_line_exit_1(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_show_prints_the_curves_of_a_run(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run(capsys, "train", "mlp", "--epochs", "2", "--limit", "500", "--out", str(out), "--quiet")[0] == 0
+    code, stdout, _ = run(capsys, "show", str(out))
+    assert code == 0 and "mlp (book recipe)" in stdout and "curves.png" in stdout
+    assert len([line for line in stdout.splitlines() if line.startswith("│")]) == 2  # one row per epoch
+
+
+def test_tensorboard_without_the_package_is_a_clear_error(capsys, tmp_path):
+    try:
+        import torch.utils.tensorboard  # noqa: F401
+    except ImportError:
+        code, _, err = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "200", "--out", str(tmp_path / "r"),
+                           "--tensorboard", "--quiet")
+        assert code == 1 and "pip install 'classicnets[tensorboard]'" in err
+        assert not (tmp_path / "r" / "config.json").exists()  # nothing written before the error
+    else:
+        code, _, _ = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "200", "--out", str(tmp_path / "r"),
+                         "--tensorboard", "--quiet")
+        assert code == 0 and any((tmp_path / "r" / "tensorboard").iterdir())

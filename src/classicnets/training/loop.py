@@ -228,6 +228,7 @@ def run(
     started = time.perf_counter()
     config.validate()
     device = resolve_device(config.device)
+    writer_class = _tensorboard_writer_class() if config.tensorboard else None  # fail before writing anything
     run_dir = Path(out) if out is not None else default_run_dir(config.model)
     if checkpoint is None and (run_dir / "config.json").exists() and not overwrite:
         raise ClassicnetsError(
@@ -263,7 +264,7 @@ def run(
     example, _ = next(train_batches.iter_epoch(0))
     model.check_input(example)
     step_model = torch.compile(model) if config.compile else model
-    writer = _tensorboard_writer(run_dir) if config.tensorboard else None
+    writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None else None
 
     total_steps = config.epochs * len(train_batches)
     throttle = _Throttle(_WRITE_EVERY_S)
@@ -365,14 +366,14 @@ def _check_finite(loss_sum: torch.Tensor, epoch: int, index: int, lr: float, run
     )
 
 
-def _tensorboard_writer(run_dir: Path) -> Any:
+def _tensorboard_writer_class() -> Any:
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ClassicnetsError(
             "--tensorboard needs the tensorboard package: pip install 'classicnets[tensorboard]'"
         ) from None
-    return SummaryWriter(str(run_dir / "tensorboard"))
+    return SummaryWriter
 
 
 # --- the public API --------------------------------------------------------------------------
