@@ -1,0 +1,81 @@
+"""Training throughput of each network under each recipe, from a few steps, on this machine.
+
+    python benchmarks/throughput.py [--models a,b] [--recipes book,fast] [--steps 2]
+
+Runs `--steps` timed optimisation steps (after one warm-up step) at the recipe's batch size,
+input size, layout and optimizer, on real Fashion-MNIST batches, and reports training
+images/s and the projected wall time of one epoch (60,000 images) and of the whole recipe
+(evaluation not included). Results go to benchmarks/results/throughput.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from classicnets.models import create_model, init_book_weights, list_models
+from classicnets.training import recipe_config
+from classicnets.training.device import resolve_device
+from classicnets.training.loop import _channels_last, loss_function, make_batches
+from classicnets.training.optim import make_optimizer
+
+RESULTS = Path(__file__).parent / "results" / "throughput.json"
+
+
+def measure(name: str, recipe: str, steps: int) -> dict:
+    config = recipe_config(name, recipe)
+    config.limit = config.batch_size * (steps + 1)
+    device = resolve_device(config.device)
+    torch.manual_seed(0)
+    model = create_model(name, **config.model_args)
+    if config.init == "xavier":
+        init_book_weights(model)
+    layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
+    model.to(device, memory_format=layout).train()
+    optimizer = make_optimizer(model.parameters(), config)
+    loss_fn = loss_function(config)
+    train, _ = make_batches(config, device, show_progress=False)
+    times = []
+    for i, (x, y) in enumerate(train.iter_epoch(0)):
+        start = time.perf_counter()
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if i:
+            times.append(time.perf_counter() - start)
+    per_second = config.batch_size / statistics.median(times)
+    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "resize": config.resize or 28,
+            "train_img_per_s": round(per_second, 1), "epoch_seconds": round(60000 / per_second),
+            "recipe_hours": round(60000 / per_second * config.epochs / 3600, 2), "epochs": config.epochs,
+            "device": str(device)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
+    parser.add_argument("--recipes", default="book,fast")
+    parser.add_argument("--steps", type=int, default=2)
+    args = parser.parse_args()
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
+    for name in args.models.split(","):
+        for recipe in args.recipes.split(","):
+            row = measure(name, recipe, args.steps)
+            results["runs"][f"{name}/{recipe}"] = row
+            print(f"{name:10s} {recipe:4s} {row['resize']:4d}px batch {row['batch_size']:4d}: "
+                  f"{row['train_img_per_s']:9.1f} img/s, epoch {row['epoch_seconds']:7d} s, "
+                  f"recipe {row['recipe_hours']:6.2f} h", flush=True)
+            results.update({"machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")})
+            RESULTS.parent.mkdir(parents=True, exist_ok=True)
+            RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
