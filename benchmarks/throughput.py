@@ -19,11 +19,10 @@ from pathlib import Path
 
 import torch
 
-from classicnets.models import create_model, init_book_weights, list_models
+from classicnets.models import list_models
 from classicnets.training import recipe_config
 from classicnets.training.device import resolve_device
-from classicnets.training.loop import _channels_last, loss_function, make_batches
-from classicnets.training.optim import make_optimizer
+from classicnets.training.loop import build_training
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
@@ -32,17 +31,10 @@ def measure(name: str, recipe: str, steps: int) -> dict:
     config = recipe_config(name, recipe)
     config.limit = config.batch_size * (steps + 1)
     device = resolve_device(config.device)
-    torch.manual_seed(0)
-    model = create_model(name, **config.model_args)
-    if config.init == "xavier":
-        init_book_weights(model)
-    layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
-    model.to(device, memory_format=layout).train()
-    optimizer = make_optimizer(model.parameters(), config)
-    loss_fn = loss_function(config)
-    train, _ = make_batches(config, device, show_progress=False)
+    parts = build_training(config, device, show_progress=False)
+    model, optimizer, loss_fn = parts.model.train(), parts.optimizer, parts.loss_fn
     times = []
-    for i, (x, y) in enumerate(train.iter_epoch(0)):
+    for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
         start = time.perf_counter()
         loss = loss_fn(model(x), y)
         optimizer.zero_grad()

@@ -17,7 +17,7 @@ from classicnets.models import list_models
 from classicnets.reports.curves import plot_confusion
 from classicnets.training.checkpoint import load_run
 from classicnets.training.config import OPTIMIZERS, SCHEDULES
-from classicnets.training.loop import resume, run
+from classicnets.training.loop import read_metrics, resume, run
 from classicnets.training.recipes import RECIPES, recipe_config
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing",
@@ -74,10 +74,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     """The run's curves in the terminal: one row per epoch, bars for the accuracies."""
     run_dir = Path(args.run_dir)
-    metrics_path = run_dir / "metrics.jsonl"
-    if not metrics_path.is_file():
-        raise ClassicnetsError(f"{run_dir} has no metrics.jsonl: is it a run directory?")
-    rows = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    rows = read_metrics(run_dir)
+    if not rows:
+        raise ClassicnetsError(f"{run_dir} has no metrics.jsonl with an epoch in it: is it a run directory?")
     config = json.loads((run_dir / "config.json").read_text()).get("config", {}) if (run_dir / "config.json").is_file() else {}
     table = Table(title=f"{config.get('model', run_dir.name)} ({config.get('recipe', '?')} recipe): {run_dir}")
     for column in ("epoch", "train loss", "train acc", "test acc"):

@@ -186,6 +186,31 @@ class _Throttle:
         return False
 
 
+@dataclass
+class TrainingParts:
+    """Everything a training step needs, built from a TrainConfig."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    train_batches: Batches
+    test_batches: Batches
+
+
+def build_training(config: TrainConfig, device: torch.device, show_progress: bool = True) -> TrainingParts:
+    """Seed, build and initialise the network on `device` in its layout, with its optimizer,
+    loss and batches: the set-up of `run`, shared with the benchmarks."""
+    torch.manual_seed(config.seed)
+    model = create_model(config.model, **config.model_args)
+    if config.init == "xavier":
+        init_book_weights(model)
+    layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
+    model.to(device, memory_format=layout)
+    train_batches, test_batches = make_batches(config, device, show_progress)
+    return TrainingParts(model, make_optimizer(model.parameters(), config), loss_function(config),
+                         train_batches, test_batches)
+
+
 def _model_meta(config: TrainConfig, epoch: int, step: int, metrics: dict[str, Any] | None) -> dict[str, Any]:
     return {
         "model": config.model, "model_args": config.model_args, "config": config.to_dict(),
@@ -200,11 +225,16 @@ def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
     write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in metrics))
 
 
-def _read_metrics(path: Path, up_to_epoch: int) -> list[dict[str, Any]]:
+def read_metrics(run_dir: Path, up_to_epoch: int | None = None) -> list[dict[str, Any]]:
+    """The per-epoch rows of a run's metrics.jsonl (those up to `up_to_epoch`, if given)."""
+    path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [row for row in rows if row["epoch"] <= up_to_epoch]
+    try:
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise ClassicnetsError(f"{path} is damaged ({exc})") from None
+    return [row for row in rows if up_to_epoch is None or row["epoch"] <= up_to_epoch]
 
 
 def run(
@@ -236,23 +266,16 @@ def run(
             "or pass --overwrite to replace it"
         )
     run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(config.seed)
-
-    model = create_model(config.model, **config.model_args)
-    if config.init == "xavier":
-        init_book_weights(model)
-    channels_last = _channels_last(config, device)
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.contiguous_format)
-    optimizer = make_optimizer(model.parameters(), config)
-    loss_fn = loss_function(config)
-    train_batches, test_batches = make_batches(config, device, show_progress)
+    parts = build_training(config, device, show_progress)
+    model, optimizer, loss_fn = parts.model, parts.optimizer, parts.loss_fn
+    train_batches, test_batches = parts.train_batches, parts.test_batches
 
     start_epoch, step, metrics = 0, 0, []
     if checkpoint is not None:
         model.load_state_dict({k: v.to(device) for k, v in checkpoint.prefixed("model.").items()})
         restore_training_state(checkpoint, optimizer, device)
         start_epoch, step = int(checkpoint.meta["epoch"]), int(checkpoint.meta["step"])
-        metrics = _read_metrics(run_dir / "metrics.jsonl", start_epoch)
+        metrics = read_metrics(run_dir, start_epoch)
         log(f"resuming {run_dir} after epoch {start_epoch} of {config.epochs}")
     else:
         for stale in ("metrics.jsonl", "last.safetensors", "model.safetensors", "curves.png", "confusion.png"):
