@@ -139,3 +139,9 @@ def test_tensorboard_without_the_package_is_a_clear_error(capsys, tmp_path):
         code, _, _ = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "200", "--out", str(tmp_path / "r"),
                          "--tensorboard", "--quiet")
         assert code == 0 and any((tmp_path / "r" / "tensorboard").iterdir())
+
+
+def test_train_honours_the_data_location_options(capsys, tmp_path, isolated_search):
+    code, out, err = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "100", "--out", str(tmp_path / "r"),
+                         "--no-download", "--quiet")
+    assert code == 1 and "Fashion-MNIST not found" in err and "download from" not in err

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from classicnets.cli.common import console, err_console, print_json
 from classicnets.data.catalog import CLASS_NAMES, MIRROR_URL
-from classicnets.data.fashion_mnist import load_fashion_mnist
+from classicnets.data.fashion_mnist import load_fashion_mnist, locate_fashion_mnist
 from classicnets.data.stats import split_stats
 from classicnets.reports.figures import sample_grid
 
@@ -22,6 +22,15 @@ def add_data_arguments(parser: argparse.ArgumentParser) -> None:
                        help="a torchvision root holding FashionMNIST/raw (default ~/.pytorch/F_MNIST_data)")
     group.add_argument("--no-download", action="store_true", help="never download; fail if the data is not found")
     group.add_argument("--mirror", default=MIRROR_URL, help=argparse.SUPPRESS)
+
+
+def resolve_data_dir(args: argparse.Namespace) -> str | None:
+    """The data directory the location options point to, or None for the default search."""
+    if args.data_dir is None and args.torchvision_root is None and not args.no_download:
+        return None
+    source = locate_fashion_mnist(args.data_dir, torchvision_root=args.torchvision_root,
+                                  download=not args.no_download, mirror_url=args.mirror)
+    return str(source.path)
 
 
 def run_data(args: argparse.Namespace) -> int:

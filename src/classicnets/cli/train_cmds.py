@@ -11,7 +11,7 @@ from rich.table import Table
 from classicnets.analysis.evaluation import evaluate_run
 from classicnets.analysis.predict import predict_files
 from classicnets.cli.common import console, err_console, parse_model_args, positive_int, print_json
-from classicnets.cli.data_cmd import add_data_arguments
+from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.models import list_models
 from classicnets.reports.curves import plot_confusion
@@ -39,6 +39,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         if not args.model:
             raise ClassicnetsError("name a MODEL to train (see `classicnets models`) or --resume RUN_DIR")
+        args.data_dir = resolve_data_dir(args)
         overrides = {name: getattr(args, name) for name in _OVERRIDES}
         overrides["model_args"] = parse_model_args(args.arg)
         config = recipe_config(args.model, args.recipe, **overrides)
@@ -50,7 +51,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_run(args.run_dir)
-    evaluation = evaluate_run(loaded, data_dir=args.data_dir, device=args.device, limit=args.limit)
+    evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args), device=args.device, limit=args.limit)
     out = Path(args.confusion or loaded.run_dir / "confusion.png")
     plot_confusion(evaluation.confusion, evaluation.class_names, out,
                    title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
