@@ -251,3 +251,12 @@ def test_activation_by_name_and_bad_values_are_model_errors():
         create_model("lenet", act_layer="swish")
     with pytest.raises(ModelError, match=r"cannot build vgg11\(width_ratio='wide'\)"):
         create_model("vgg11", width_ratio="wide")
+
+
+def test_googlenet_batchnorm_variant_adds_bn_after_every_conv():
+    plain, with_bn = create_model("googlenet"), create_model("googlenet", batch_norm=True)
+    convs = sum(isinstance(m, nn.Conv2d) for m in plain.modules())
+    assert convs == 3 + 9 * 6 and sum(isinstance(m, nn.BatchNorm2d) for m in with_bn.modules()) == convs
+    bn_params = sum(p.numel() for m in with_bn.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters())
+    assert n_params(with_bn) == EXPECTED_PARAMS["googlenet"] + bn_params
+    assert with_bn(torch.randn(2, 1, 28, 28)).shape == (2, 10)

@@ -16,11 +16,11 @@ from classicnets.errors import ClassicnetsError
 from classicnets.models import list_models
 from classicnets.reports.curves import plot_confusion
 from classicnets.training.checkpoint import load_run
-from classicnets.training.config import OPTIMIZERS, SCHEDULES
+from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
 from classicnets.training.loop import read_metrics, resume, run
 from classicnets.training.recipes import RECIPES, recipe_config
 
-_OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing",
+_OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")
 
 
@@ -133,6 +133,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     g.add_argument("--label-smoothing", type=float)
+    g.add_argument("--init", choices=INITS, help="xavier (the book's) or PyTorch's default initialisation")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop (padding 2) and horizontal flip")
     g.add_argument("--seed", type=int)

@@ -65,7 +65,10 @@ FAST: dict[str, dict[str, Any]] = {
     "vgg19": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
               "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},
     "nin": {**_FAST, "lr": 0.05, "epochs": 10, "batch_size": 128, "resize": 67},
-    "googlenet": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 28},
+    # Without BatchNorm the book's GoogLeNet sat at chance for 4 epochs under this recipe at 28 px
+    # (measured here); the fast recipe uses the BN variant.
+    "googlenet": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 28,
+                  "model_args": {"batch_norm": True}},
     "resnet18": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 28, "augment": True},
     "resnet34": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 28, "augment": True},
     "densenet": {**_FAST, "lr": 0.1, "epochs": 8, "batch_size": 128, "resize": 32, "augment": True},
