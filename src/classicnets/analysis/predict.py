@@ -10,7 +10,7 @@ import torch
 from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.data.images import load_image
 from classicnets.errors import ClassicnetsError, DataError
-from classicnets.training.checkpoint import LoadedRun
+from classicnets.training.checkpoint import LoadedRun, load_run
 
 
 @dataclass
@@ -56,8 +56,6 @@ def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> li
 def predict(run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3) -> list[Prediction]:
     """Classify image files, or uint8 Fashion-MNIST-like images (N, 28, 28), with a run
     (a `LoadedRun`, a run directory or a checkpoint file)."""
-    from classicnets.training.checkpoint import load_run
-
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
     if isinstance(images, torch.Tensor):
         return [Prediction(path=f"[{i}]", top=top) for i, top in enumerate(classify(loaded, images, top_k))]
