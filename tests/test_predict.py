@@ -33,10 +33,8 @@ def _similarity(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 @pytest.fixture(scope="module")
-def trained_mlp(tmp_path_factory, fashion):
-    out = tmp_path_factory.mktemp("mlp")
-    result = run(recipe_config("mlp", "book", epochs=2, limit=20000), out=out, show_progress=False, log=lambda s: None)
-    return load_run(result.run_dir)
+def trained_mlp(trained_mlp_dir):
+    return load_run(trained_mlp_dir)
 
 
 @pytest.mark.parametrize("light, mode", [(True, "RGB"), (False, "L"), (True, "RGBA")])

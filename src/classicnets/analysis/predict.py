@@ -21,17 +21,27 @@ class Prediction:
 
 
 @torch.no_grad()
-def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[tuple[str, float]]]:
-    """uint8 images (N, 28, 28) -> the top-k (class, probability) pairs for each."""
+def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """uint8 Fashion-MNIST-like images (N, 28, 28) -> class probabilities (N, K) on the CPU,
+    prepared as the run was trained (normalisation, resize), in batches of `batch_size`."""
     names = run.class_names
     dataset = run.meta.get("config", {}).get("dataset", "fashion-mnist")
     if dataset != "fashion-mnist" or len(names) < 2:
-        raise ClassicnetsError(f"this run was trained on {dataset}, not Fashion-MNIST images: predict needs a "
+        raise ClassicnetsError(f"this run was trained on {dataset}, not Fashion-MNIST images: it needs a "
                                "Fashion-MNIST run")
     spec = run.meta["input"]
-    x = to_model_input(images, BatchConfig(mean=spec["mean"], std=spec["std"], resize=spec["resize"]))
-    device = next(run.model.parameters()).device
-    probs = torch.softmax(run.model.eval()(x.to(device)).float(), dim=1).cpu()
+    config = BatchConfig(mean=spec["mean"], std=spec["std"], resize=spec["resize"])
+    model = run.model.eval()
+    device = next(model.parameters()).device
+    chunks = [torch.softmax(model(to_model_input(images[i:i + batch_size].to(device), config)).float(), dim=1).cpu()
+              for i in range(0, len(images), batch_size)]
+    return torch.cat(chunks) if chunks else torch.empty(0, len(names))
+
+
+def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[tuple[str, float]]]:
+    """uint8 images (N, 28, 28) -> the top-k (class, probability) pairs for each."""
+    names = run.class_names
+    probs = probabilities(run, images)
     values, indices = probs.topk(min(top_k, len(names)), dim=1)
     return [[(names[i], float(v)) for v, i in zip(vs, idx)] for vs, idx in zip(values.tolist(), indices.tolist())]
 

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from classicnets import __version__
-from classicnets.cli import data_cmd, inspect_cmds, train_cmds
+from classicnets.cli import data_cmd, experiment_cmds, inspect_cmds, train_cmds
 from classicnets.errors import ClassicnetsError
 
 
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     inspect_cmds.add_parsers(subparsers)
     data_cmd.add_parsers(subparsers)
     train_cmds.add_parsers(subparsers)
+    experiment_cmds.add_parsers(subparsers)
     return parser
 
 

@@ -1,60 +1,21 @@
-"""Turning a user's own picture into a Fashion-MNIST-like image.
-
-Fashion-MNIST items are light on a black background, trimmed to the object and scaled so
-the longest side fills the 28x28 frame. A photo of a shirt on a white table is the opposite
-polarity and has margins: it is converted to grayscale (transparent pixels become white
-first), inverted when its border is light, cropped to the object, padded to a square and
-resized to 28x28.
-"""
+"""A user's own picture as a Fashion-MNIST-like uint8 tensor (28, 28); the conversion itself
+is in `classicnets.numpy_runtime.picture`, which needs no PyTorch."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
-from classicnets.data.catalog import IMAGE_SIZE
-from classicnets.errors import DataError
-
-_FOREGROUND = 40  # gray level (after polarity fix) above which a pixel belongs to the object
+from classicnets.numpy_runtime.picture import picture_array, read_picture
 
 
 def to_fashion_mnist(image: Image.Image) -> torch.Tensor:
     """A PIL image of any size and mode -> uint8 tensor (28, 28), light object on black."""
-    if image.mode in ("RGBA", "LA", "P"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    height, width = gray.shape
-    frame = max(1, min(height, width) // 20)
-    border = np.concatenate([gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()])
-    if border.mean() > 127:  # light background: Fashion-MNIST is light-on-dark
-        gray = 255 - gray
-    rows = np.flatnonzero((gray > _FOREGROUND).any(axis=1))
-    cols = np.flatnonzero((gray > _FOREGROUND).any(axis=0))
-    if len(rows) and len(cols):
-        gray = gray[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
-    side = max(gray.shape)
-    square = np.zeros((side, side), dtype=np.uint8)
-    top, left = (side - gray.shape[0]) // 2, (side - gray.shape[1]) // 2
-    square[top : top + gray.shape[0], left : left + gray.shape[1]] = gray
-    resized = Image.fromarray(square).resize((IMAGE_SIZE, IMAGE_SIZE), Image.Resampling.LANCZOS)
-    return torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
+    return torch.from_numpy(picture_array(image))
 
 
 def load_image(path: str | Path) -> torch.Tensor:
     """Read an image file (PNG, JPEG, ...) and convert it; a clear error if it is not one."""
-    path = Path(path)
-    try:
-        with Image.open(path) as image:
-            image.load()
-            return to_fashion_mnist(image)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except UnidentifiedImageError:
-        raise DataError(f"{path}: not an image file PIL can read (PNG, JPEG, ...)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise DataError(f"{path}: cannot read the image ({exc})") from None
+    return torch.from_numpy(read_picture(path))

@@ -1,0 +1,200 @@
+"""From-scratch verification (seed 003): recompute a network's forward pass with the NumPy
+layers of `classicnets.numpy_runtime`, layer by layer, and compare it with PyTorch's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from classicnets.analysis.spec import describe, numpy_weights
+from classicnets.data.batches import BatchConfig, to_model_input
+from classicnets.data.fashion_mnist import load_fashion_mnist
+from classicnets.data.toy import toy_4x4
+from classicnets.errors import ClassicnetsError
+from classicnets.experiments.output import ExperimentOutput, write_experiment
+from classicnets.models import create_model, get_model_config, list_models
+from classicnets.numpy_runtime import ops, run_spec
+from classicnets.reports.figures import plt
+from classicnets.training.checkpoint import load_run
+
+TOLERANCE = 1e-4
+
+
+@dataclass
+class LayerCheck:
+    name: str
+    type: str
+    max_abs_diff: float
+    shape: list[int]
+
+
+@dataclass
+class Verification:
+    source: str
+    layers: list[LayerCheck]
+    tolerance: float
+    batch: int
+    toy_trace: list[dict[str, Any]] = field(default_factory=list)  # seed 003's printed values
+
+    @property
+    def max_abs_diff(self) -> float:
+        return max((layer.max_abs_diff for layer in self.layers), default=0.0)
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "batch": self.batch, "tolerance": self.tolerance, "passed": self.passed,
+                "max_abs_diff": self.max_abs_diff,
+                "layers": [{"name": l.name, "type": l.type, "max_abs_diff": l.max_abs_diff, "shape": l.shape}
+                           for l in self.layers],
+                **({"toy_trace": self.toy_trace} if self.toy_trace else {})}
+
+
+@torch.no_grad()
+def compare_forward(model: nn.Module, x: torch.Tensor, tolerance: float = TOLERANCE) -> list[LayerCheck]:
+    """Run `x` through `model` (evaluation mode, float32) and through the NumPy walker (float64)
+    with the same weights; the largest absolute difference of every module's output, in run order."""
+    model = model.eval().float().cpu()
+    x = x.float().contiguous()
+    check = getattr(model, "check_input", None)
+    if check is not None:
+        check(x)  # before the hooks: the check may probe the network on the meta device
+    modules = dict(model.named_modules())
+    torch_out: dict[str, list[np.ndarray]] = {}
+
+    def hook(name: str):  # noqa: ANN202
+        def record(_module: nn.Module, _args: Any, output: Any) -> None:
+            if isinstance(output, torch.Tensor):
+                torch_out.setdefault(name, []).append(output.detach().double().numpy())
+        return record
+
+    handles = [module.register_forward_hook(hook(name)) for name, module in modules.items()]
+    try:
+        model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+
+    checks: list[LayerCheck] = []
+    seen: dict[str, int] = {}
+
+    def compare(node: dict[str, Any], out: np.ndarray) -> None:
+        name = node.get("name")
+        if name not in torch_out:  # a functional op with no module of its own
+            return
+        index = seen.get(name, 0)
+        seen[name] = index + 1
+        reference = torch_out[name][index]
+        diff = float(np.abs(out - reference).max()) if out.shape == reference.shape else float("inf")
+        checks.append(LayerCheck(name=name or "(model)", type=type(modules[name]).__name__,
+                                 max_abs_diff=diff, shape=list(reference.shape)))
+
+    run_spec([describe(model)], x.double().numpy(), numpy_weights(model), dtype=np.float64, record=compare)
+    return checks
+
+
+def toy_trace(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
+    """Seed 003's hand computation for its 4x4 toy network, per image: the 2x2 sliding sums,
+    after ReLU, after max-pooling, the linear output and the sigmoid."""
+    conv, linear = model.features[0], model.head[1]
+    kernel = conv.weight.detach().double().numpy()[0, 0]
+    bias = float(conv.bias.detach()[0])
+    w, b = float(linear.weight.detach()[0, 0]), float(linear.bias.detach()[0])
+    trace = []
+    with torch.no_grad():
+        reference = model.eval()(x.float()).double().numpy()[:, 0]
+    for image, expected in zip(x.double().numpy()[:, 0], reference):
+        sums = ops.conv2d_sliding(image, kernel, bias)
+        relu = np.maximum(sums, 0)
+        pooled = float(relu.max())
+        linear_out = pooled * w + b
+        sigmoid = float(ops.sigmoid(np.array(linear_out)))
+        trace.append({"sumprod": sums.tolist(), "after_relu": relu.tolist(), "after_max_pool": pooled,
+                      "linear": linear_out, "sigmoid": sigmoid, "pytorch": float(expected)})
+    return trace
+
+
+def _randomise_statistics(model: nn.Module, seed: int) -> None:
+    """Random running statistics, so that random-weight checks exercise BatchNorm's arithmetic
+    (fresh layers hold mean 0 and variance 1, which hides mistakes)."""
+    gen = torch.Generator().manual_seed(seed)
+    for name, buffer in model.named_buffers():
+        if name.endswith(("running_mean", "moving_mean")):
+            buffer.copy_(torch.randn(buffer.shape, generator=gen) * 0.1)
+        elif name.endswith(("running_var", "moving_var")):
+            buffer.copy_(torch.rand(buffer.shape, generator=gen) + 0.5)
+
+
+def _test_images(data_dir: str | None, batch: int, mean: float, std: float, resize: int | None) -> torch.Tensor:
+    images = load_fashion_mnist(data_dir).test.images[:batch]
+    return to_model_input(images, BatchConfig(mean=mean, std=std, resize=resize))
+
+
+def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None = None,
+                model_args: dict[str, Any] | None = None) -> tuple[nn.Module, torch.Tensor, str]:
+    """(model, input batch, label) for a run directory / checkpoint, or a model name with
+    random weights (seeded) at its default input size."""
+    if source in list_models():
+        torch.manual_seed(seed)
+        model = create_model(source, **(model_args or {}))
+        with torch.no_grad():
+            _randomise_statistics(model, seed)
+        if source == "tiny_cnn":
+            return model, toy_4x4()[0][:batch], f"{source} (random weights, seed {seed})"
+        config = get_model_config(source)
+        side = getattr(model, "fixed_input_size", None) or config.input_size[-1]
+        return model, _test_images(data_dir, batch, config.book_mean, config.book_std, side), \
+            f"{source} (random weights, seed {seed})"
+    if not Path(source).exists():
+        raise ClassicnetsError(f"{source!r} is neither a run directory, a checkpoint nor a model name "
+                               f"(models: {', '.join(list_models())})")
+    run = load_run(source)
+    dataset = run.meta.get("config", {}).get("dataset", "fashion-mnist")
+    if dataset == "toy4x4":
+        return run.model, toy_4x4()[0][:batch], f"{run.meta['model']} run {source}"
+    spec = run.meta["input"]
+    return run.model, _test_images(data_dir, batch, spec["mean"], spec["std"], spec["resize"]), \
+        f"{run.meta['model']} run {source}"
+
+
+def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = TOLERANCE,
+           data_dir: str | None = None) -> Verification:
+    """Compare PyTorch and the NumPy walker on a batch of real test images (the toy images
+    for seed 003's tiny network)."""
+    model, x, label = load_source(source, batch=batch, seed=seed, data_dir=data_dir)
+    checks = compare_forward(model, x, tolerance)
+    is_toy = type(model).__name__ == "ClassicNet" and getattr(model, "model_name", "") == "tiny_cnn" \
+        and tuple(x.shape[1:]) == (1, 4, 4)
+    return Verification(source=label, layers=checks, tolerance=tolerance, batch=len(x),
+                        toy_trace=toy_trace(model, x) if is_toy else [])
+
+
+def plot_verification(result: Verification) -> "plt.Figure":
+    names = [f"{layer.name} ({layer.type})" for layer in result.layers]
+    diffs = [max(layer.max_abs_diff, 1e-18) for layer in result.layers]
+    height = max(3.0, 0.16 * len(names) + 1.2)
+    fig, ax = plt.subplots(figsize=(8, height), layout="constrained")
+    colors = ["tab:red" if d > result.tolerance else "tab:blue" for d in diffs]
+    ax.barh(range(len(names)), diffs, color=colors)
+    ax.axvline(result.tolerance, color="tab:red", linestyle="--", label=f"tolerance {result.tolerance:g}")
+    ax.set_xscale("log")
+    ax.set_yticks(range(len(names)), names, fontsize=6 if len(names) > 40 else 8)
+    ax.invert_yaxis()
+    ax.set_xlabel("largest |NumPy - PyTorch| over the batch")
+    verdict = "agree" if result.passed else "DISAGREE"
+    ax.set_title(f"{result.source}: NumPy and PyTorch {verdict} (batch {result.batch}, max {result.max_abs_diff:.2e})",
+                 fontsize=9)
+    ax.legend(loc="lower right", fontsize=8)
+    return fig
+
+
+def run_verify(source: str, *, out_dir: str | Path | None = None, **kwargs: Any) -> tuple[Verification, ExperimentOutput]:
+    result = verify(source, **kwargs)
+    return result, write_experiment("verify", result.to_dict(), plot_verification(result), out_dir)
