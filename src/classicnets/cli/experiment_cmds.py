@@ -18,6 +18,7 @@ from classicnets.cli.common import console, err_console, positive_int, print_jso
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.experiments.output import DEFAULT_OUT, ExperimentOutput
+from classicnets.experiments.shift import AXES, SEED_INDEX, run_shift
 from classicnets.experiments.verify import TOLERANCE, run_verify
 from classicnets.numpy_runtime import load_npz
 from classicnets.training.checkpoint import load_run
@@ -91,7 +92,42 @@ def run_export(args: argparse.Namespace) -> int:
     return 0 if document.get("check", {}).get("same_predictions", True) else 1
 
 
+def run_shift_cmd(args: argparse.Namespace) -> int:
+    result, output = run_shift(args.run_dirs, out_dir=args.out, data_dir=resolve_data_dir(args), index=args.index,
+                               split=args.split, max_shift=args.max_shift, axis=args.axis, wrap=args.wrap,
+                               limit=args.limit)
+    lines = [f"{result.image['split']} image {result.image['index']} ({result.image['label']}), "
+             f"{result.axis} shifts {result.shifts[0]:+d}..{result.shifts[-1]:+d} px, "
+             f"{'wrapped' if result.wrap else 'zero fill'}; accuracy on {result.test_images:,} test images:"]
+    width = max(len(run.label) for run in result.runs)
+    lines.append(" " * (width + 2) + " ".join(f"{s:>+6d}" for s in result.shifts))
+    for run in result.runs:
+        lines.append(f"{run.label:<{width}}  " + " ".join(f"{a:6.3f}" for a in run.accuracy))
+    for run in result.runs:
+        predicted = output.document["runs"][result.runs.index(run)]["predicted"]
+        lines.append(f"{run.label}: predicted class per shift: {', '.join(predicted)}")
+    _report(output, args, lines)
+    return 0
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "shift", help="translation test: class probabilities and test accuracy as images shift",
+        description="Seed 003's translation test. Shift one image by -N..+N pixels and draw each run's class "
+                    "probabilities as a heatmap (rows: shift, columns: class), runs side by side; then shift the "
+                    "whole test set and plot accuracy against the shift, one curve per run. Compare an MLP with "
+                    "a CNN: `classicnets shift runs/mlp-book runs/lenet-book`.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--index", type=int, default=SEED_INDEX, help=f"which image (default {SEED_INDEX}, the seed's)")
+    p.add_argument("--split", choices=["train", "test"], default="train", help="where the image comes from (default train)")
+    p.add_argument("--max-shift", type=int, default=5, help="largest shift in pixels (default 5)")
+    p.add_argument("--axis", choices=AXES, default="horizontal", help="direction of the shift (default horizontal)")
+    p.add_argument("--wrap", action="store_true", help="wrap pixels around as the seed's np.roll does (default: zero fill)")
+    p.add_argument("--limit", type=positive_int, help="use only the first N test images for the accuracy curve")
+    _add_output_arguments(p)
+    add_data_arguments(p)
+    p.set_defaults(handler=run_shift_cmd)
+
     p = subparsers.add_parser(
         "verify", help="recompute a network's forward pass in NumPy and compare it with PyTorch, layer by layer",
         description="Run a batch of real test images through a network with PyTorch and with classicnets' NumPy "
