@@ -17,7 +17,11 @@ from classicnets.analysis.spec import export_npz
 from classicnets.cli.common import console, err_console, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.data.fashion_mnist import load_fashion_mnist
-from classicnets.experiments.output import DEFAULT_OUT, ExperimentOutput
+from classicnets.experiments.batchnorm import run_batchnorm_lab
+from classicnets.experiments.descent import lab_gd, lab_newton, lab_sgd
+from classicnets.experiments.landscape import lab_landscape
+from classicnets.experiments.optimizers import lab_optimizers
+from classicnets.experiments.output import DEFAULT_OUT, ExperimentOutput, write_experiment
 from classicnets.experiments.shift import AXES, SEED_INDEX, run_shift
 from classicnets.experiments.verify import TOLERANCE, run_verify
 from classicnets.numpy_runtime import load_npz
@@ -110,7 +114,119 @@ def run_shift_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
+def _gd_lines(doc: dict[str, Any]) -> list[str]:
+    lines = [f"x^2 from 10, lr {r['lr']} ({r['verdict']}): x_10 = {r['x'][-1]:.4g} "
+             f"(closed form (1-2*lr)^k*10 within {r['max_error_vs_closed_form']:.1e})" for r in doc["square"]]
+    lines += [f"x*cos(0.15*pi*x) from 10, lr {r['lr']} ({r['verdict']}): ends at x = {r['x'][-1]:.3f}, "
+              f"f = {r['f'][-1]:.3f}" for r in doc["xcos"]]
+    lines += [f"x1^2 + 2*x2^2 from (-5, -2), lr {r['lr']} ({r['verdict']}): f = {r['final_f']:.4g} after "
+              f"{len(r['x']) - 1} steps" for r in doc["quad2d"]]
+    return lines
+
+
+def _newton_lines(doc: dict[str, Any]) -> list[str]:
+    ill = doc["ill_conditioned"]
+    return [f"cosh(0.5x) from 10: Newton x_10 = {doc['cosh']['newton']['x'][-1]:.2e}, GD (lr 0.5) "
+            f"x_10 = {doc['cosh']['gd']['x'][-1]:.3f}",
+            *[f"x*cos(0.15*pi*x) from 10, Newton lr {k.split('_')[-1]}: ends at x = {v['x'][-1]:.3f}, "
+              f"f'' = {v['hessian_at_end']:+.2f} ({'a minimum' if v['hessian_at_end'] > 0 else 'a maximum'})"
+              for k, v in doc["xcos"].items() if k.startswith("newton")],
+            *[f"{ill['f']}, {name.replace('_', ' ')}: f = {v['f'][-1]:.3g} after {len(v['f']) - 1} steps"
+              for name, v in ill.items() if isinstance(v, dict)]]
+
+
+def _sgd_lines(doc: dict[str, Any]) -> list[str]:
+    return [f"{name} ({v['formula']}): final f = {v['final_f']:.4f}, mean over seeds "
+            f"{[val for key, val in v.items() if key.startswith('mean_final_f')][0]:.4f}"
+            for name, v in doc["schedules"].items()]
+
+
+def _landscape_lines(doc: dict[str, Any]) -> list[str]:
+    local = doc["local_vs_global"]
+    return [f"x*cos(pi*x) on [-1, 2]: local minima at {', '.join(f'{m:.3f}' for m in local['local_minima'])}; "
+            f"global at {local['global_minimum']:.3f}",
+            f"tanh'(4) = {doc['vanishing_gradient']['gradient_at_4']:.5f}",
+            *[f"{name}: {'convex' if c['convex_on_samples'] else 'not convex'} on {c['interval']} "
+              f"({c['jensen_violations']:,} of {c['samples']:,} samples break Jensen's inequality)"
+              for name, c in doc["convexity"].items()]]
+
+
+def _optimizer_lines(doc: dict[str, Any]) -> list[str]:
+    lines = [f"data: {doc['data']}",
+             f"least-squares loss {doc['least_squares_loss']:.4f}; GD is stable for lr < "
+             f"{doc['largest_stable_gd_lr']:.3f} (2 / largest Hessian eigenvalue)"]
+    width = max(len(r["label"]) for r in doc["runs"])
+    lines += [f"{r['label']:<{width}}  loss {r['final_loss']:.4f} after {r['epochs']} epochs, "
+              f"{r['seconds']:.3f} s" for r in doc["runs"]]
+    return lines
+
+
+_MATH_LABS = {
+    "gd": (lab_gd, _gd_lines, "gradient descent in 1-D (x^2, x*cos(cx)) and 2-D with learning rates too small, "
+           "right and too large; trajectories checked against the closed form"),
+    "newton": (lab_newton, _newton_lines, "Newton's method on convex and non-convex functions, gradient descent with "
+               "a diagonal preconditioner and with a line search, on an ill-conditioned quadratic"),
+    "landscape": (lab_landscape, _landscape_lines, "local against global minima, saddle points (x^3, x^2-y^2), "
+                  "vanishing gradients (tanh), and convexity checked on sampled points"),
+    "sgd": (lab_sgd, _sgd_lines, "SGD with constant, exponential and polynomial learning-rate decay"),
+    "optimizers": (lab_optimizers, _optimizer_lines, "seed 004's train_pytorch_ch7: minibatch SGD at several batch sizes "
+                   "and PyTorch's optimizers fitting a linear model to the airfoil self-noise data"),
+}
+
+
+def run_math_lab(args: argparse.Namespace) -> int:
+    lab, lines, _ = _MATH_LABS[args.lab]
+    doc, fig = lab()
+    _report(write_experiment(args.lab, doc, fig, args.out), args, lines(doc))
+    return 0
+
+
+def run_batchnorm_cmd(args: argparse.Namespace) -> int:
+    log = (lambda line: err_console.print(line, markup=False, highlight=False, soft_wrap=True)) if args.json else \
+        (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    doc, output = run_batchnorm_lab(out_dir=args.out, epochs=args.epochs, limit=args.limit,
+                                    recalibrate_batches=args.recalibrate_batches, data_dir=resolve_data_dir(args),
+                                    show_progress=not args.quiet, log=log)
+    final = doc["final"]
+    lines = ["LeNet-BN test accuracy per epoch: moving averages / re-estimated / batch statistics"]
+    lines += [f"  epoch {r['epoch']:>2}: {r['test_acc']:.4f} / {r['test_acc_recalibrated']:.4f} / "
+              f"{r['test_acc_batch_stats']:.4f}" for r in doc["curves"]["lenet_bn"]]
+    lines.append(f"final: moving averages {final['test_acc_moving_averages']:.4f}, re-estimated over "
+                 f"{doc['recalibrate_batches']} training batches {final['test_acc_recalibrated']:.4f}, "
+                 f"batch statistics {final['test_acc_batch_stats']:.4f}; LeNet without BN "
+                 f"{doc['curves']['lenet'][-1]['test_acc']:.4f}")
+    jumps = doc["mean_epoch_to_epoch_change"]
+    lines.append(f"mean change of test accuracy from one epoch to the next: moving averages "
+                 f"{jumps['moving_averages']:.4f}, re-estimated {jumps['recalibrated']:.4f}, "
+                 f"batch statistics {jumps['batch_stats']:.4f}")
+    _report(output, args, lines)
+    return 0
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    lab = subparsers.add_parser("lab", help="the labs of seed 004: batchnorm, gd, newton, landscape, sgd, optimizers",
+                                description="Each lab writes LAB.png and LAB.json under --out.")
+    labs = lab.add_subparsers(dest="lab", metavar="LAB", required=True)
+    for name, (_, _, description) in _MATH_LABS.items():
+        p = labs.add_parser(name, help=description, description=description[0].upper() + description[1:] + ".")
+        _add_output_arguments(p)
+        p.set_defaults(handler=run_math_lab)
+    p = labs.add_parser(
+        "batchnorm", help="what BatchNorm does in LeNet, and why BN networks' test accuracy jumps",
+        description="Train LeNet and LeNet-BN with the book's recipes side by side (into OUT/batchnorm-runs), "
+                    "measure LeNet-BN's test accuracy every epoch with its moving averages, with statistics "
+                    "re-estimated over training batches, and with each test batch's own statistics; then compare "
+                    "moving averages with batch and re-estimated statistics per channel (conv) and per feature "
+                    "(linear), and train-mode with eval-mode outputs. About 4 minutes on 2 CPU cores.")
+    p.add_argument("--epochs", type=positive_int, help="epochs for both networks (default: the book's 10)")
+    p.add_argument("--limit", type=positive_int, help="train and test on the first N images only")
+    p.add_argument("--recalibrate-batches", type=positive_int, default=50,
+                   help="training batches the statistics are re-estimated over (default 50)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_output_arguments(p)
+    add_data_arguments(p)
+    p.set_defaults(handler=run_batchnorm_cmd)
+
     p = subparsers.add_parser(
         "shift", help="translation test: class probabilities and test accuracy as images shift",
         description="Seed 003's translation test. Shift one image by -N..+N pixels and draw each run's class "

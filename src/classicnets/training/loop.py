@@ -246,6 +246,7 @@ def run(
     log: Callable[[str], None] = print,
     stop_after_epoch: int | None = None,
     overwrite: bool = False,
+    on_epoch_end: Callable[[int, nn.Module, TrainingParts], dict[str, Any]] | None = None,
 ) -> RunResult:
     """Train `config` into the run directory `out` (or continue from `checkpoint` there).
 
@@ -254,6 +255,10 @@ def run(
 
     `stop_after_epoch` ends this invocation after that epoch, checkpoint written, as an
     interruption would; `resume` continues it.
+
+    `on_epoch_end(epoch, model, parts)` may add measurements to the epoch's metrics row (the
+    BatchNorm lab does); it must leave the model, the optimizer and the global RNG untouched,
+    or resuming would no longer be exact.
     """
     started = time.perf_counter()
     config.validate()
@@ -337,6 +342,8 @@ def run(
                     "seconds": time.perf_counter() - epoch_start, "lr": lr,
                     "train_seconds": epoch_train_seconds, "train_examples": seen,
                 }
+                if on_epoch_end is not None:
+                    row.update(on_epoch_end(epoch + 1, model, parts))
                 metrics.append(row)
                 train_seconds += epoch_train_seconds
                 trained_examples += seen
