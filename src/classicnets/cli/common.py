@@ -6,6 +6,7 @@ import argparse
 import ast
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -14,6 +15,12 @@ from classicnets.errors import ClassicnetsError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+
+
+def log_printer(json_mode: bool) -> Callable[[str], None]:
+    """A print-like function for progress lines: stdout, or stderr when stdout carries --json."""
+    target = err_console if json_mode else console
+    return lambda line: target.print(line, highlight=False, markup=False, soft_wrap=True)
 
 
 def print_json(document: Any) -> None:

@@ -14,7 +14,7 @@ import numpy as np
 
 from classicnets.analysis.predict import probabilities
 from classicnets.analysis.spec import export_npz
-from classicnets.cli.common import console, err_console, positive_int, print_json
+from classicnets.cli.common import console, err_console, log_printer, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.experiments.batchnorm import run_batchnorm_lab
@@ -182,8 +182,7 @@ def run_math_lab(args: argparse.Namespace) -> int:
 
 
 def run_batchnorm_cmd(args: argparse.Namespace) -> int:
-    log = (lambda line: err_console.print(line, markup=False, highlight=False, soft_wrap=True)) if args.json else \
-        (lambda line: console.print(line, markup=False, highlight=False, soft_wrap=True))
+    log = log_printer(args.json)
     doc, output = run_batchnorm_lab(out_dir=args.out, epochs=args.epochs, limit=args.limit,
                                     recalibrate_batches=args.recalibrate_batches, data_dir=resolve_data_dir(args),
                                     show_progress=not args.quiet, log=log)

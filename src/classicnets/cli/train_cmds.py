@@ -10,7 +10,7 @@ from rich.table import Table
 
 from classicnets.analysis.evaluation import evaluate_run
 from classicnets.analysis.predict import predict_files
-from classicnets.cli.common import console, err_console, parse_model_args, positive_int, print_json
+from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.models import list_models
@@ -24,14 +24,8 @@ _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")
 
 
-def _log_to(json_mode: bool):  # noqa: ANN202 - a print-like function
-    # With --json, stdout carries only the JSON document; the human lines go to stderr.
-    target = err_console if json_mode else console
-    return lambda line: target.print(line, highlight=False, markup=False, soft_wrap=True)
-
-
 def run_train(args: argparse.Namespace) -> int:
-    log = _log_to(args.json)
+    log = log_printer(args.json)
     if args.resume:
         if args.model:
             raise ClassicnetsError("give either a MODEL to train or --resume RUN_DIR, not both")
