@@ -139,3 +139,20 @@ def test_cpu_channels_last_follows_each_networks_measured_default(tmp_path):
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()
     lenet = quiet(recipe_config("lenet", "book", epochs=1, limit=16, batch_size=8), tmp_path / "l")
     assert lenet.model.features[3].weight.is_contiguous()  # Conv2d(6, 16, 5) stays NCHW
+
+
+def test_speedrun_reports_wall_time_accuracy_and_time_to_thresholds(tmp_path, capsys, fashion):
+    from classicnets.cli.main import main
+    from classicnets.training.speedrun import speedrun
+
+    result = speedrun("lenet_bn", out=tmp_path / "s", epochs=2, limit=3000, log=lambda s: None)
+    assert [c["epoch"] for c in result.curve] == [1, 2]
+    assert 0 < result.curve[0]["wall_seconds"] < result.curve[1]["wall_seconds"] <= result.seconds
+    assert set(result.time_to) == {"0.90", "0.92", "0.93", "0.94"}
+    for threshold, seconds in result.time_to.items():  # reached exactly when an epoch's accuracy got there
+        first = next((c for c in result.curve if c["test_acc"] >= float(threshold)), None)
+        assert seconds == (first["wall_seconds"] if first else None)
+    assert main(["speedrun", "mlp", "--epochs", "1", "--out", str(tmp_path / "cli"), "--json", "--quiet"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert set(document) == {"model", "test_acc", "seconds", "device"} and document["model"] == "mlp"
+    assert 0.5 < document["test_acc"] <= 1 and document["seconds"] > 0

@@ -18,7 +18,8 @@ from classicnets.reports.curves import plot_confusion
 from classicnets.training.checkpoint import load_run
 from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
 from classicnets.training.loop import read_metrics, resume, run
-from classicnets.training.recipes import RECIPES, recipe_config
+from classicnets.training.recipes import RECIPES, SPEEDRUN_MODEL, recipe_config
+from classicnets.training.speedrun import speedrun
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")
@@ -106,7 +107,36 @@ def run_predict(args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
+def run_speedrun(args: argparse.Namespace) -> int:
+    log = log_printer(args.json)
+    result = speedrun(args.model, out=args.out, show_progress=not args.quiet, log=log, epochs=args.epochs,
+                      data_dir=resolve_data_dir(args))
+    if args.json:
+        print_json({"model": result.model, "test_acc": result.test_acc, "seconds": result.seconds,
+                    "device": result.device})
+        return 0
+    reached = ", ".join(f"{t}: {s:.1f} s" for t, s in result.time_to.items() if s is not None) or "none"
+    console.print(f"time to test accuracy (cold start): {reached}", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{result.model}: test accuracy {result.test_acc:.4f} in {result.seconds:.1f} s on {result.device} "
+                  f"(cold start, data loading included)", markup=False, highlight=False, soft_wrap=True)
+    return 0
+
+
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "speedrun", help="train the fastest recipe from a cold start and report wall time and test accuracy",
+        description="Train MODEL (default: the speedrun's network) with its fast recipe from a cold start and print "
+                    "the wall time (data loading and every evaluation included) and the final test accuracy, "
+                    "plus the time at which 90/92/93/94% test accuracy was first reached.")
+    p.add_argument("model", nargs="?", default=SPEEDRUN_MODEL, choices=list_models(), metavar="MODEL",
+                   help=f"network (default {SPEEDRUN_MODEL})")
+    p.add_argument("--epochs", type=positive_int, help="override the fast recipe's epochs")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL, replaced)")
+    p.add_argument("--json", action="store_true", help='print {"model", "test_acc", "seconds", "device"}')
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_data_arguments(p)
+    p.set_defaults(handler=run_speedrun)
+
     p = subparsers.add_parser(
         "train", help="train a network (the book's recipe by default) and show its curves",
         description="Train a network of the zoo on Fashion-MNIST. Defaults come from the recipe (--recipe book: "

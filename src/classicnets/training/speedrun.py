@@ -1,0 +1,52 @@
+"""`classicnets speedrun`: one command that trains from a cold start (data loading included)
+and reports the wall time and the test accuracy, like airbench's single script for CIFAR-10;
+and the wall time at which each test-accuracy threshold was first reached."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from classicnets.training.loop import TrainingParts, run
+from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
+
+THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
+
+
+@dataclass
+class SpeedrunResult:
+    model: str
+    test_acc: float
+    seconds: float  # from the call to the end of the last evaluation, data loading included
+    device: str
+    epochs: int
+    run_dir: str
+    # the wall time at the end of the first epoch whose test accuracy reached each threshold
+    time_to: dict[str, float | None] = field(default_factory=dict)
+    curve: list[dict[str, float]] = field(default_factory=list)  # epoch, wall_seconds, test_acc
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"model": self.model, "test_acc": self.test_acc, "seconds": self.seconds, "device": self.device,
+                "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to, "curve": self.curve}
+
+
+def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, show_progress: bool = False,
+             log: Any = print, **overrides: Any) -> SpeedrunResult:
+    """Train `model` with its fast recipe (plus `overrides`) from a cold start."""
+    started = time.perf_counter()
+    config = recipe_config(model, "fast", **overrides)
+
+    def wall_clock(_epoch: int, _model: nn.Module, _parts: TrainingParts) -> dict[str, float]:
+        return {"wall_seconds": time.perf_counter() - started}
+
+    result = run(config, out=out or Path("runs") / f"speedrun-{model}", overwrite=True, show_progress=show_progress,
+                 log=log, on_epoch_end=wall_clock)
+    seconds = time.perf_counter() - started
+    curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
+    time_to = {f"{t:.2f}": next((c["wall_seconds"] for c in curve if c["test_acc"] >= t), None) for t in THRESHOLDS}
+    return SpeedrunResult(model=model, test_acc=result.metrics[-1]["test_acc"], seconds=seconds, device=result.device,
+                          epochs=config.epochs, run_dir=str(result.run_dir), time_to=time_to, curve=curve)
