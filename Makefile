@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup data demo test experiments clean
+.PHONY: setup data demo test experiments bench-setup compare bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,19 @@ experiments: data runs/mlp-book/model.safetensors runs/lenet-book/model.safetens
 	$(BIN)/classicnets verify runs/lenet-book
 	$(BIN)/classicnets export runs/lenet-book --format npz
 	for lab in gd newton landscape sgd optimizers batchnorm; do $(BIN)/classicnets lab $$lab || exit 1; done
+
+# Performance (issue 6), by hand, never in CI. bench-setup builds the book's own environment
+# (torch 2.14.1 + torchvision 0.29.1 + d2l 1.0.3, several GB) for the comparison.
+bench-setup:
+	PYTHON=$(PYTHON) benchmarks/book/setup.sh
+
+compare: setup
+	$(BIN)/python benchmarks/compare.py
+
+bench: setup
+	$(BIN)/python benchmarks/peak.py
+	$(BIN)/python benchmarks/tta.py
+	$(BIN)/python benchmarks/leaderboard.py
 
 test: data
 	$(BIN)/python -m pytest -q

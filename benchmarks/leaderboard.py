@@ -95,11 +95,11 @@ def _fmt_time(seconds: float | None, measured: bool) -> str:
     if seconds is None:
         return "-"
     text = f"{seconds:,.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-    return text if measured else f"({text} projected)"
+    return text if measured else f"{text} projected"
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| network | params | GFLOPs/img @ book px | train img/s book / fast | predict img/s b1 / b256 | "
+    lines = ["| network | params | MFLOPs/img @ book px | train img/s book / fast | predict img/s b1 / b256 | "
              "latency | book test acc (time) | fast test acc (time) |",
              "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
@@ -110,9 +110,10 @@ def markdown(rows: list[dict]) -> str:
             acc = f"{e['test_acc']:.4f}" if e["test_acc"] is not None else "not run"
             cells.append(f"{acc} ({_fmt_time(e['seconds'], e['measured'])})")
         speeds = " / ".join(f"{r[k]['train_img_per_s']:,.0f}" if r[k]["train_img_per_s"] else "-" for k in ("book", "fast"))
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e9:.3f} @ {r['book_resize']} | {speeds} | "
-                     f"{inf.get('img_per_s_batch1', '-')} / {inf.get('img_per_s_batch256', '-')} | "
-                     f"{inf.get('latency_ms', '-')} ms | {cells[0]} | {cells[1]} |")
+        predict = " / ".join(f"{inf[k]:,.0f}" if k in inf else "-" for k in ("img_per_s_batch1", "img_per_s_batch256"))
+        latency = f"{inf['latency_ms']:.2f} ms" if "latency_ms" in inf else "-"
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e6:,.1f} @ {r['book_resize']} | {speeds} | "
+                     f"{predict} | {latency} | {cells[0]} | {cells[1]} |")
     return "\n".join(lines)
 
 

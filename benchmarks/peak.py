@@ -1,10 +1,10 @@
 """This machine's compute ceiling, and how close each network's training gets to it.
 
-    python benchmarks/peak.py [--models lenet,alexnet,...] [--steps 3]
+    python benchmarks/peak.py [--models lenet,alexnet,...] [--recipe book|fast] [--steps 1]
 
 Measures fp32 GEMM GFLOP/s at large sizes and a 3x3 convolution's forward+backward GFLOP/s
-(the ceiling), then each network's achieved training GFLOP/s at its fast recipe's batch and
-input size: FLOPs per image forward (torch.utils.flop_counter, via classicnets.analysis.summary)
+(the ceiling), then each network's achieved training GFLOP/s at its recipe's batch and input
+size (the book's by default): FLOPs per image forward (torch.utils.flop_counter, via classicnets.analysis.summary)
 x 3 (forward + backward) x training images/s. Writes benchmarks/results/peak.json.
 """
 
@@ -59,8 +59,8 @@ def conv3x3_gflops(batch: int = 64, channels: int = 64, size: int = 28) -> float
     return flops / _median_seconds(step) / 1e9
 
 
-def network_gflops(name: str, steps: int) -> dict:
-    config = recipe_config(name, "fast")
+def network_gflops(name: str, recipe: str, steps: int) -> dict:
+    config = recipe_config(name, recipe)
     config.limit = config.batch_size * (steps + 1)
     device = resolve_device("cpu")
     parts = build_training(config, device, show_progress=False)
@@ -77,7 +77,7 @@ def network_gflops(name: str, steps: int) -> dict:
         if i:
             times.append(time.perf_counter() - start)
     images_per_s = config.batch_size / statistics.median(times)
-    return {"model": name, "batch_size": config.batch_size, "input": size, "flops_per_image": flops_per_image,
+    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "input": size, "flops_per_image": flops_per_image,
             "train_img_per_s": round(images_per_s, 1),
             "train_gflops": round(3 * flops_per_image * images_per_s / 1e9, 1)}
 
@@ -85,7 +85,8 @@ def network_gflops(name: str, steps: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
-    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--recipe", default="book", choices=["book", "fast"])
+    parser.add_argument("--steps", type=int, default=1, help="timed steps after one warm-up step")
     args = parser.parse_args()
     gemm = {n: round(gemm_gflops(n), 1) for n in (1024, 2048, 4096)}
     conv = round(conv3x3_gflops(), 1)
@@ -93,7 +94,7 @@ def main() -> None:
     print(f"fp32 GEMM GFLOP/s: {gemm}; 3x3 conv fwd+bwd (64 ch, 28 px, batch 64): {conv}; ceiling {ceiling}", flush=True)
     rows = []
     for name in args.models.split(","):
-        row = network_gflops(name, args.steps)
+        row = network_gflops(name, args.recipe, args.steps)
         row["fraction_of_ceiling"] = round(row["train_gflops"] / ceiling, 3)
         rows.append(row)
         print(f"{name:10s} {row['input']:4d}px batch {row['batch_size']:4d}: {row['train_img_per_s']:9.1f} img/s, "

@@ -18,7 +18,7 @@ from classicnets.reports.curves import plot_confusion
 from classicnets.training.checkpoint import load_run
 from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
 from classicnets.training.loop import read_metrics, resume, run
-from classicnets.training.recipes import RECIPES, SPEEDRUN_MODEL, recipe_config
+from classicnets.training.recipes import RECIPES, SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
 from classicnets.training.speedrun import speedrun
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
@@ -129,7 +129,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "the wall time (data loading and every evaluation included) and the final test accuracy, "
                     "plus the time at which 90/92/93/94% test accuracy was first reached.")
     p.add_argument("model", nargs="?", default=SPEEDRUN_MODEL, choices=list_models(), metavar="MODEL",
-                   help=f"network (default {SPEEDRUN_MODEL})")
+                   help=f"network (default {SPEEDRUN_MODEL}, {SPEEDRUN_EPOCHS} epochs)")
     p.add_argument("--epochs", type=positive_int, help="override the fast recipe's epochs")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL, replaced)")
     p.add_argument("--json", action="store_true", help='print {"model", "test_acc", "seconds", "device"}')

@@ -11,6 +11,7 @@ from torch import nn
 from torch.func import functional_call
 
 from classicnets.errors import InputSizeError
+from classicnets.models.layers import Conv2d
 
 # The largest side the smallest-size search tries; every zoo network fits far below it.
 _MAX_SEARCH_SIZE = 4096
@@ -189,7 +190,8 @@ def init_book_weights(model: nn.Module) -> nn.Module:
     """The book's initialisation (seed 000 `train_ch6`): Xavier-uniform weights for every
     Linear and Conv2d, biases left at PyTorch's default. Returns `model`."""
     for module in model.modules():
-        # seed 000 tests `type(m) == nn.Linear or type(m) == nn.Conv2d`: exact types only.
-        if type(module) in (nn.Linear, nn.Conv2d):
+        # seed 000 tests `type(m) == nn.Linear or type(m) == nn.Conv2d`: exact types (and our
+        # kernel-choice subclass layers.Conv2d), not Lazy or other derived modules.
+        if type(module) in (nn.Linear, nn.Conv2d, Conv2d):
             nn.init.xavier_uniform_(module.weight)
     return model

@@ -12,7 +12,7 @@ from typing import Any
 from torch import nn
 
 from classicnets.training.loop import TrainingParts, run
-from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
+from classicnets.training.recipes import SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
 
@@ -36,8 +36,11 @@ class SpeedrunResult:
 
 def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, show_progress: bool = False,
              log: Any = print, **overrides: Any) -> SpeedrunResult:
-    """Train `model` with its fast recipe (plus `overrides`) from a cold start."""
+    """Train `model` with its fast recipe (plus `overrides`) from a cold start; the default
+    network trains for SPEEDRUN_EPOCHS epochs unless `epochs` is given."""
     started = time.perf_counter()
+    if model == SPEEDRUN_MODEL and overrides.get("epochs") is None:
+        overrides["epochs"] = SPEEDRUN_EPOCHS
     config = recipe_config(model, "fast", **overrides)
 
     def wall_clock(_epoch: int, _model: nn.Module, _parts: TrainingParts) -> dict[str, float]:
