@@ -11,7 +11,6 @@ x 3 (forward + backward) x training images/s. Writes benchmarks/results/peak.jso
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import platform
 import statistics
@@ -22,11 +21,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from throughput import measure  # benchmarks/throughput.py, beside this script
+
 from classicnets.analysis.summary import summary
-from classicnets.models import list_models
+from classicnets.models import create_model, list_models
 from classicnets.training import recipe_config
-from classicnets.training.device import resolve_device
-from classicnets.training.loop import build_training
 
 RESULTS = Path(__file__).parent / "results" / "peak.json"
 
@@ -60,26 +59,13 @@ def conv3x3_gflops(batch: int = 64, channels: int = 64, size: int = 28) -> float
 
 
 def network_gflops(name: str, recipe: str, steps: int) -> dict:
+    row = measure(name, recipe, steps)  # training images/s, as benchmarks/throughput.py measures it
     config = recipe_config(name, recipe)
-    config.limit = config.batch_size * (steps + 1)
-    device = resolve_device("cpu")
-    parts = build_training(config, device, show_progress=False)
-    size = config.resize or 28
-    flops_per_image = summary(copy.deepcopy(parts.model).eval(), (1, size, size)).flops
-    model, optimizer, loss_fn = parts.model.train(), parts.optimizer, parts.loss_fn
-    times = []
-    for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
-        start = time.perf_counter()
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if i:
-            times.append(time.perf_counter() - start)
-    images_per_s = config.batch_size / statistics.median(times)
-    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "input": size, "flops_per_image": flops_per_image,
-            "train_img_per_s": round(images_per_s, 1),
-            "train_gflops": round(3 * flops_per_image * images_per_s / 1e9, 1)}
+    model = create_model(name, **config.model_args).eval()
+    flops = summary(model, (1, row["resize"], row["resize"])).flops
+    return {"model": name, "recipe": recipe, "batch_size": row["batch_size"], "input": row["resize"],
+            "flops_per_image": flops, "train_img_per_s": row["train_img_per_s"],
+            "train_gflops": round(3 * flops * row["train_img_per_s"] / 1e9, 1)}
 
 
 def main() -> None:
