@@ -27,11 +27,11 @@ def test_shift_images_rolls_or_fills_with_black():
 def test_shift_heatmap_is_probabilities_and_accuracy_at_zero_is_the_test_accuracy(trained_mlp_dir, trained_lenet_dir):
     result = shift_experiment([trained_mlp_dir, trained_lenet_dir], max_shift=3, limit=500)
     assert result.shifts == [-3, -2, -1, 0, 1, 2, 3] and result.image["index"] == 24150
-    for run in result.runs:
-        probs = np.array(run.probabilities)
+    for shifted in result.runs:
+        probs = np.array(shifted.probabilities)
         assert probs.shape == (7, 10)
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-        assert len(run.accuracy) == 7
+        assert len(shifted.accuracy) == 7
     for run_dir, shifted in zip([trained_mlp_dir, trained_lenet_dir], result.runs):
         unshifted = evaluate_run(load_run(run_dir), limit=500).accuracy
         assert shifted.accuracy[3] == pytest.approx(unshifted)
@@ -85,7 +85,8 @@ def test_sgd_without_noise_is_gradient_descent_and_decay_schedules_differ():
     exact = descent.sgd_2d([-5.0, -2.0], lambda t: 0.1, 20, noise=0.0)
     np.testing.assert_allclose(exact, descent.gd_2d(descent.quad2d_grad, [-5.0, -2.0], 0.1, 20), rtol=1e-12)
     doc, _ = descent.lab_sgd(repeats=5)
-    means = {name: [v for k, v in s.items() if k.startswith("mean_final_f")][0] for name, s in doc["schedules"].items()}
+    means = {name: s["mean_final_f"] for name, s in doc["schedules"].items()}
+    assert {s["seeds"] for s in doc["schedules"].values()} == {5}
     assert means["polynomial"] < means["constant"]  # decay averages the noise away
     assert means["exponential"] > means["constant"]  # decays too fast: stalls short of the optimum
 

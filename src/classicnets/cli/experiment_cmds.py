@@ -14,7 +14,7 @@ import numpy as np
 
 from classicnets.analysis.predict import probabilities
 from classicnets.analysis.spec import export_npz
-from classicnets.cli.common import console, err_console, log_printer, positive_int, print_json
+from classicnets.cli.common import log_printer, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.experiments.batchnorm import run_batchnorm_lab
@@ -28,14 +28,17 @@ from classicnets.numpy_runtime import load_npz
 from classicnets.training.checkpoint import load_run
 
 
+_say = log_printer(json_mode=False)  # one plain line on stdout
+
+
 def _report(output: ExperimentOutput, args: argparse.Namespace, lines: list[str]) -> None:
     """The experiment's JSON on stdout (--json), or its summary lines and where its files went."""
     if args.json:
         print_json(output.document)
         return
     for line in lines:
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
-    console.print(f"wrote {output.png} and {output.json}", markup=False, highlight=False, soft_wrap=True)
+        _say(line)
+    _say(f"wrote {output.png} and {output.json}")
 
 
 def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
@@ -61,8 +64,8 @@ def run_verify_cmd(args: argparse.Namespace) -> int:
                  f"{result.max_abs_diff:.2e} (tolerance {result.tolerance:g})")
     _report(output, args, lines)
     if not result.passed:
-        err_console.print(f"classicnets: error: the NumPy forward pass differs from PyTorch's by "
-                          f"{result.max_abs_diff:.2e} > {result.tolerance:g}", markup=False, highlight=False, soft_wrap=True)
+        log_printer(json_mode=True)(f"classicnets: error: the NumPy forward pass differs from PyTorch's by "
+                                    f"{result.max_abs_diff:.2e} > {result.tolerance:g}")
         return 1
     return 0
 
@@ -84,15 +87,13 @@ def run_export(args: argparse.Namespace) -> int:
     if args.json:
         print_json(document)
     else:
-        console.print(f"wrote {out} ({document['bytes']:,} bytes)", markup=False, highlight=False, soft_wrap=True)
+        _say(f"wrote {out} ({document['bytes']:,} bytes)")
         if "check" in document:
             check = document["check"]
-            console.print(f"checked: the NumPy runtime gives the same predictions on {check['images']} test images "
-                          f"(largest probability difference {check['max_abs_diff_probability']:.1e})"
-                          if check["same_predictions"] else "warning: the NumPy runtime's predictions differ",
-                          markup=False, highlight=False, soft_wrap=True)
-        console.print(f"classify without PyTorch: python -m classicnets.numpy_runtime {out} IMAGE...",
-                      markup=False, highlight=False, soft_wrap=True)
+            _say(f"checked: the NumPy runtime gives the same predictions on {check['images']} test images "
+                 f"(largest probability difference {check['max_abs_diff_probability']:.1e})"
+                 if check["same_predictions"] else "warning: the NumPy runtime's predictions differ")
+        _say(f"classify without PyTorch: python -m classicnets.numpy_runtime {out} IMAGE...")
     return 0 if document.get("check", {}).get("same_predictions", True) else 1
 
 
@@ -107,9 +108,8 @@ def run_shift_cmd(args: argparse.Namespace) -> int:
     lines.append(" " * (width + 2) + " ".join(f"{s:>+6d}" for s in result.shifts))
     for run in result.runs:
         lines.append(f"{run.label:<{width}}  " + " ".join(f"{a:6.3f}" for a in run.accuracy))
-    for run in result.runs:
-        predicted = output.document["runs"][result.runs.index(run)]["predicted"]
-        lines.append(f"{run.label}: predicted class per shift: {', '.join(predicted)}")
+    for run in output.document["runs"]:
+        lines.append(f"{run['label']}: predicted class per shift: {', '.join(run['predicted'])}")
     _report(output, args, lines)
     return 0
 
@@ -136,8 +136,8 @@ def _newton_lines(doc: dict[str, Any]) -> list[str]:
 
 
 def _sgd_lines(doc: dict[str, Any]) -> list[str]:
-    return [f"{name} ({v['formula']}): final f = {v['final_f']:.4f}, mean over seeds "
-            f"{[val for key, val in v.items() if key.startswith('mean_final_f')][0]:.4f}"
+    return [f"{name} ({v['formula']}): final f = {v['final_f']:.4f}, mean over {v['seeds']} seeds "
+            f"{v['mean_final_f']:.4f}"
             for name, v in doc["schedules"].items()]
 
 

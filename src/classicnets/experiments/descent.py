@@ -118,10 +118,6 @@ def sgd_2d(x0: Sequence[float], lr_at: Callable[[int], float], steps: int, seed:
     return np.array(xs)
 
 
-def _finite(values: Sequence[float]) -> list[float]:
-    return [float(v) for v in values]
-
-
 def _contour(ax: "plt.Axes", f2: Callable[[np.ndarray], float], xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
     x1, x2 = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
     ax.contour(x1, x2, f2(np.stack([x1, x2])), levels=20, colors="#7f7f7f", linewidths=0.6)
@@ -148,14 +144,14 @@ def lab_gd(steps: int = 10, steps_2d: int = 20) -> tuple[dict[str, Any], "plt.Fi
     for ax, lr, verdict in zip(axes[0], (0.05, 0.2, 1.1), ("too small", "right", "too large")):
         xs = gd_1d(square_grad, x0, lr, steps)
         closed = [x0 * (1 - 2 * lr) ** k for k in range(steps + 1)]
-        doc["square"].append({"lr": lr, "verdict": verdict, "x": _finite(xs), "closed_form": closed,
+        doc["square"].append({"lr": lr, "verdict": verdict, "x": xs, "closed_form": closed,
                               "max_error_vs_closed_form": max(abs(a - b) for a, b in zip(xs, closed))})
         bound = max(10.0, min(60.0, max(abs(x) for x in xs)))
         _curve(ax, square, xs, -bound, bound, f"lr {lr}")
         ax.set_title(f"f(x) = x², lr {lr} ({verdict}): x_k = {1 - 2 * lr:+.2f}^k · 10", fontsize=9)
     for ax, lr, verdict in zip(axes[1], (0.05, 0.5, 2.0), ("too small", "right", "too large")):
         xs = gd_1d(xcos_grad, x0, lr, steps)
-        doc["xcos"].append({"lr": lr, "verdict": verdict, "c": C, "x": _finite(xs), "f": [xcos(x) for x in xs]})
+        doc["xcos"].append({"lr": lr, "verdict": verdict, "c": C, "x": xs, "f": [xcos(x) for x in xs]})
         _curve(ax, xcos, xs, -13, 13, f"lr {lr}")
         ax.set_title(f"f(x) = x·cos(0.15πx), lr {lr} ({verdict}): ends at f = {xcos(xs[-1]):.2f}", fontsize=9)
     start = np.array([-5.0, -2.0])
@@ -247,7 +243,7 @@ def lab_sgd(steps: int = 50, seed: int = 0, repeats: int = 20) -> tuple[dict[str
         finals = [quad2d(sgd_2d([-5.0, -2.0], lr_at, n, seed + r)[-1]) for r in range(repeats)]
         doc["schedules"][name] = {"formula": formula, "steps": n, "x": path.tolist(), "final_f": quad2d(path[-1]),
                                   "lr": [lr_at(t) for t in range(n)],
-                                  f"mean_final_f_over_{repeats}_seeds": float(np.mean(finals))}
+                                  "mean_final_f": float(np.mean(finals)), "seeds": repeats}
         _contour(ax, quad2d, (-5.5, 2.0), (-3.0, 3.0))
         ax.plot(path[:, 0], path[:, 1], "-o", color="tab:orange", markersize=2.5)
         ax.set_title(f"{name}: {formula}\nfinal f {quad2d(path[-1]):.3f} (mean of {repeats} seeds {np.mean(finals):.3f})",

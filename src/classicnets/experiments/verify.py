@@ -18,6 +18,7 @@ from classicnets.data.toy import toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models import create_model, get_model_config, list_models
+from classicnets.models.base import ClassicNet
 from classicnets.numpy_runtime import ops, run_spec
 from classicnets.reports.figures import plt
 from classicnets.training.checkpoint import load_run
@@ -58,7 +59,7 @@ class Verification:
 
 
 @torch.no_grad()
-def compare_forward(model: nn.Module, x: torch.Tensor, tolerance: float = TOLERANCE) -> list[LayerCheck]:
+def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
     """Run `x` through `model` (evaluation mode, float32) and through the NumPy walker (float64)
     with the same weights; the largest absolute difference of every module's output, in run order."""
     model = model.eval().float().cpu()
@@ -169,9 +170,8 @@ def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = TOL
     """Compare PyTorch and the NumPy walker on a batch of real test images (the toy images
     for seed 003's tiny network)."""
     model, x, label = load_source(source, batch=batch, seed=seed, data_dir=data_dir)
-    checks = compare_forward(model, x, tolerance)
-    is_toy = type(model).__name__ == "ClassicNet" and getattr(model, "model_name", "") == "tiny_cnn" \
-        and tuple(x.shape[1:]) == (1, 4, 4)
+    checks = compare_forward(model, x)
+    is_toy = isinstance(model, ClassicNet) and model.model_name == "tiny_cnn" and tuple(x.shape[1:]) == (1, 4, 4)
     return Verification(source=label, layers=checks, tolerance=tolerance, batch=len(x),
                         toy_trace=toy_trace(model, x) if is_toy else [])
 
