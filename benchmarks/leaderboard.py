@@ -25,8 +25,7 @@ import torch
 
 from classicnets.analysis.predict import probabilities
 from classicnets.analysis.summary import summary
-from classicnets.data.catalog import CLASS_NAMES
-from classicnets.models import create_model, list_models
+from classicnets.models import create_model_for_input, list_models
 from classicnets.reports.figures import plt, save_figure
 from classicnets.training import recipe_config
 from classicnets.training.checkpoint import LoadedRun
@@ -42,15 +41,13 @@ def _load(name: str) -> dict:
 def _book_model(name: str) -> tuple[torch.nn.Module, int]:
     config = recipe_config(name, "book")
     torch.manual_seed(0)
-    return create_model(name, **config.model_args).eval(), config.resize or 28
+    resize = config.input_spec().resize
+    return create_model_for_input(name, resize, **config.model_args).eval(), resize
 
 
 def inference(name: str) -> dict:
     model, resize = _book_model(name)
-    config = recipe_config(name, "book")
-    run = LoadedRun(run_dir=Path("."), model=model, meta={
-        "class_names": list(CLASS_NAMES), "config": {"dataset": "fashion-mnist"},
-        "input": {"mean": config.mean, "std": config.std, "resize": config.resize or 28}})
+    run = LoadedRun(run_dir=Path("."), model=model, input=recipe_config(name, "book").input_spec(), meta={"model": name})
     images = torch.randint(0, 256, (256, 28, 28), dtype=torch.uint8)
 
     def timed(batch: torch.Tensor, repeats: int) -> float:

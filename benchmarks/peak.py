@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from throughput import measure  # benchmarks/throughput.py, beside this script
 
 from classicnets.analysis.summary import summary
-from classicnets.models import create_model, list_models
+from classicnets.models import create_model_for_input, list_models
 from classicnets.training import recipe_config
 
 RESULTS = Path(__file__).parent / "results" / "peak.json"
@@ -61,7 +61,7 @@ def conv3x3_gflops(batch: int = 64, channels: int = 64, size: int = 28) -> float
 def network_gflops(name: str, recipe: str, steps: int) -> dict:
     row = measure(name, recipe, steps)  # training images/s, as benchmarks/throughput.py measures it
     config = recipe_config(name, recipe)
-    model = create_model(name, **config.model_args).eval()
+    model = create_model_for_input(name, row["resize"], **config.model_args).eval()
     flops = summary(model, (1, row["resize"], row["resize"])).flops
     return {"model": name, "recipe": recipe, "batch_size": row["batch_size"], "input": row["resize"],
             "flops_per_image": flops, "train_img_per_s": row["train_img_per_s"],

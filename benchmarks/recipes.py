@@ -33,7 +33,7 @@ def measure(model: str, recipe: str, runs_root: Path) -> dict:
     final = result.metrics[-1]
     return {
         "model": model, "recipe": recipe, "epochs": config.epochs, "batch_size": config.batch_size,
-        "resize": config.resize or (4 if config.dataset == "toy4x4" else 28), "test_acc": final["test_acc"], "train_acc": final["train_acc"],
+        "resize": config.input_spec().resize, "test_acc": final["test_acc"], "train_acc": final["train_acc"],
         "train_loss": final["train_loss"], "seconds": round(seconds, 1),
         "examples_per_sec": round(result.examples_per_sec), "device": result.device,
         "command": f"classicnets train {model} --recipe {recipe}",

@@ -23,27 +23,30 @@ from classicnets.models import list_models
 from classicnets.training import recipe_config
 from classicnets.training.device import resolve_device
 from classicnets.training.loop import build_training
+from classicnets.training.step import train_step
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
 
-def measure(name: str, recipe: str, steps: int) -> dict:
-    config = recipe_config(name, recipe)
+def measure(name: str, recipe: str, steps: int, **overrides: object) -> dict:
+    """Median seconds of `steps` calls of the loop's own `train_step` (after one warm-up step)."""
+    config = recipe_config(name, recipe, **overrides)
+    full_epoch = 60000 // config.batch_size + 1
     config.limit = config.batch_size * (steps + 1)
     device = resolve_device(config.device)
     parts = build_training(config, device, show_progress=False)
-    model, optimizer, loss_fn = parts.model.train(), parts.optimizer, parts.loss_fn
+    parts.total_steps = config.epochs * full_epoch  # the schedule of the real run, not of this slice
+    parts.model.train()
     times = []
     for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
         start = time.perf_counter()
-        loss = loss_fn(model(x), y)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+        train_step(parts, x, y, step=i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         if i:
             times.append(time.perf_counter() - start)
     per_second = config.batch_size / statistics.median(times)
-    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "resize": config.resize or 28,
+    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "resize": config.input_spec().resize,
             "train_img_per_s": round(per_second, 1), "epoch_seconds": round(60000 / per_second),
             "recipe_hours": round(60000 / per_second * config.epochs / 3600, 2), "epochs": config.epochs,
             "device": str(device)}

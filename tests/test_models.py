@@ -7,10 +7,10 @@ from torch import nn
 
 from classicnets.errors import InputSizeError, ModelError
 from classicnets.models import (
-    BookBatchNorm, create_model, fashion_network_sequential, get_model_config, init_book_weights,
-    list_models,
+    BookBatchNorm, create_model, create_model_for_input, fashion_network_sequential, init_book_weights,
+    list_models, model_arguments, smallest_input_side,
 )
-from classicnets.models.base import smallest_input_size
+from classicnets.training import recipe_config
 
 # --- independent parameter counts, written from the seeds' layer lists -----------------------
 
@@ -113,49 +113,52 @@ def test_parameter_count_matches_the_seed(name):
         assert n_params(create_model(name)) == EXPECTED_PARAMS[name]
 
 
+def book_input(name):
+    return recipe_config(name, "book").input_spec()
+
+
+def num_classes(name):
+    return model_arguments(name)["num_classes"].default
+
+
 @pytest.mark.parametrize("name", list_models())
-def test_forward_at_default_size_backward_and_surface(name):
+def test_forward_at_book_size_backward_and_surface(name):
     torch.manual_seed(0)
-    config = get_model_config(name)
-    model = create_model(name)
-    x = torch.randn(2, *config.input_size)
+    spec = book_input(name)
+    model = create_model_for_input(name, spec.resize)
+    x = torch.randn(2, *spec.shape)
     out = model(x)
-    assert out.shape == (2, config.num_classes) and torch.isfinite(out).all()
+    assert out.shape == (2, num_classes(name)) and torch.isfinite(out).all()
     out.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
     model.eval()
     with torch.no_grad():
         torch.testing.assert_close(model.forward_head(model.forward_features(x)), model(x))
     classifier = model.get_classifier()
-    assert model.classifier_name == config.classifier
-    assert any(isinstance(m, (nn.Linear, nn.Conv2d)) for m in classifier.modules())
+    last = [m for m in classifier.modules() if isinstance(m, (nn.Linear, nn.Conv2d))][-1]
+    assert (last.out_features if isinstance(last, nn.Linear) else last.out_channels) == num_classes(name)
 
 
 @pytest.mark.parametrize("name", list_models())
 def test_smallest_size_works_and_one_less_names_it(name):
-    config = get_model_config(name)
-    takes_size = "input_size" in config.builder.__code__.co_varnames
-    if takes_size:  # the classifier's width follows the input size: build at the smallest
-        probe = create_model(name).features if name != "mlp" else None
-        side = smallest_input_size(probe, 1) if probe is not None else 1
-        model = create_model(name, input_size=side).eval()
-    else:
-        model = create_model(name).eval()
-        side = model.min_input_size
+    side = smallest_input_side(name)
+    model = create_model_for_input(name, side).eval()
     with torch.no_grad():
-        assert model(torch.randn(1, 1, side, side)).shape == (1, config.num_classes)
+        assert model(torch.randn(1, 1, side, side)).shape == (1, num_classes(name))
     if side == 1:
         return  # takes any input at all (e.g. ResNet: padded stem and pools)
     with pytest.raises(InputSizeError, match=f"smallest size that works is {side}x{side}"):
-        if takes_size:
-            create_model(name, input_size=side - 1)
-        else:
+        create_model_for_input(name, side - 1)
+    if model.fixed_input_size is None:  # the same limit when a built network is fed too small an input
+        with pytest.raises(InputSizeError, match=f"smallest size that works is {side}x{side}"):
             model(torch.randn(1, 1, side - 1, side - 1))
 
 
 def test_known_smallest_sizes():
     assert create_model("densenet").min_input_size == 29
     assert create_model("nin").min_input_size == 67
+    assert {n: smallest_input_side(n) for n in ("mlp", "lenet", "alexnet", "vgg11", "resnet18")} == {
+        "mlp": 1, "lenet": 12, "alexnet": 65, "vgg11": 32, "resnet18": 1}
     # AlexNet: the last 3/2 pool needs 3 px, the second 7, the first 15 = (n + 2 - 11) // 4 + 1,
     # so n >= 65.
     with pytest.raises(InputSizeError, match="alexnet cannot take 64x64 inputs: the smallest size that works is 65x65"):

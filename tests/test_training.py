@@ -87,7 +87,7 @@ def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path):
     _, test_batches = make_batches(result.config, torch.device("cpu"), show_progress=False)
     assert accuracy(loaded.model, test_batches, torch.device("cpu")) == result.metrics[-1]["test_acc"]
     meta = read_checkpoint(result.run_dir / "model.safetensors").meta
-    assert meta["model"] == "lenet_bn" and meta["config"]["lr"] == 1.0 and meta["epoch"] == 1
+    assert meta["model"] == "lenet_bn" and meta["recipe"] == "book" and meta["epoch"] == 1
 
 
 def test_bad_checkpoints_are_clear_errors(tmp_path):

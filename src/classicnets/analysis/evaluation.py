@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
 
-from classicnets.data import BatchIterator, load_fashion_mnist
+from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist
 from classicnets.errors import ClassicnetsError
 from classicnets.training.checkpoint import LoadedRun
-from classicnets.training.config import TrainConfig
 from classicnets.training.device import resolve_device
-from classicnets.training.loop import batch_configs, predict_all
+from classicnets.training.loop import predict_all
 
 
 @dataclass
@@ -32,16 +31,13 @@ def confusion_matrix(predicted: torch.Tensor, true: torch.Tensor, num_classes: i
 
 
 def evaluate_run(run: LoadedRun, *, data_dir: str | None = None, device: str = "auto",
-                 limit: int | None = None, batch_size: int | None = None) -> Evaluation:
-    config = TrainConfig.from_dict(run.meta["config"])
-    if config.dataset != "fashion-mnist":
-        raise ClassicnetsError(f"evaluate works on Fashion-MNIST runs; this run trained on {config.dataset}")
+                 limit: int | None = None, batch_size: int = 512) -> Evaluation:
+    if not run.input.images:
+        raise ClassicnetsError(f"evaluate works on Fashion-MNIST runs; this run trained on {run.input.dataset}")
     target = resolve_device(device)
     model = run.model.to(target)
-    _, eval_cfg = batch_configs(config, target)
-    if batch_size:
-        eval_cfg = replace(eval_cfg, batch_size=batch_size)
-    test = load_fashion_mnist(data_dir or config.data_dir).test.head(limit)
+    eval_cfg = BatchConfig.for_input(run.input, batch_size=batch_size)
+    test = load_fashion_mnist(data_dir).test.head(limit)
     predicted, true = predict_all(model, BatchIterator(test, eval_cfg, device=target), target)
     names = run.class_names
     matrix = confusion_matrix(predicted, true, len(names))

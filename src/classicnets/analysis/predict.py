@@ -25,12 +25,10 @@ def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -
     """uint8 Fashion-MNIST-like images (N, 28, 28) -> class probabilities (N, K) on the CPU,
     prepared as the run was trained (normalisation, resize), in batches of `batch_size`."""
     names = run.class_names
-    dataset = run.meta.get("config", {}).get("dataset", "fashion-mnist")
-    if dataset != "fashion-mnist" or len(names) < 2:
-        raise ClassicnetsError(f"this run was trained on {dataset}, not Fashion-MNIST images: it needs a "
+    if not run.input.images:
+        raise ClassicnetsError(f"this run was trained on {run.input.dataset}, not Fashion-MNIST images: it needs a "
                                "Fashion-MNIST run")
-    spec = run.meta["input"]
-    config = BatchConfig(mean=spec["mean"], std=spec["std"], resize=spec["resize"])
+    config = BatchConfig.for_input(run.input)
     model = run.model.eval()
     device = next(model.parameters()).device
     chunks = [torch.softmax(model(to_model_input(images[i:i + batch_size].to(device), config)).float(), dim=1).cpu()

@@ -151,7 +151,7 @@ def numpy_weights(module: nn.Module) -> dict[str, np.ndarray]:
 def export_npz(model: nn.Module, path: str | Path, meta: dict[str, Any]) -> Path:
     """Write `model` as a NumPy archive that `classicnets.numpy_runtime.load_npz` runs.
 
-    `meta` carries what classifying needs besides the network: class_names and input
-    {"mean", "std", "resize"}.
+    `meta` carries what classifying needs besides the network: the model's name and arguments
+    and its input (`InputSpec.to_dict()`).
     """
     return save_npz(path, [describe(model)], numpy_weights(model), meta)

@@ -74,10 +74,10 @@ def run_export(args: argparse.Namespace) -> int:
     run = load_run(args.run_dir)
     out = Path(args.out) if args.out else run.run_dir / "model.npz"
     meta: dict[str, Any] = {"model": run.meta["model"], "model_args": run.meta.get("model_args", {}),
-                            "class_names": run.class_names, "input": run.meta["input"]}
+                            "input": run.input.to_dict()}
     export_npz(run.model, out, meta)
     document: dict[str, Any] = {"run_dir": str(run.run_dir), "npz": str(out), "bytes": out.stat().st_size}
-    if run.meta.get("config", {}).get("dataset", "fashion-mnist") == "fashion-mnist":
+    if run.input.images:
         # Prove the file alone classifies as PyTorch does, on a few real test images.
         images = load_fashion_mnist(resolve_data_dir(args)).test.images[: args.check]
         reference = probabilities(run, images).numpy()

@@ -10,22 +10,22 @@ from rich.table import Table
 
 from classicnets.analysis.summary import layer_walk, summary
 from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
-from classicnets.models import create_model, get_model_config, list_models, model_arguments
+from classicnets.models import create_model_for_input, get_model_config, list_models, model_arguments, smallest_input_side
 from classicnets.models.base import ClassifierSurface
+from classicnets.training.recipes import recipe_config
 
 
 def build_on_meta(name: str, input_size: tuple[int, int, int] | None, kwargs: dict[str, Any]) -> tuple[ClassifierSurface, tuple[int, int, int]]:
-    """Build `name` on the meta device (shapes only, instant) for the given (C, H, W)."""
-    config = get_model_config(name)
-    size = input_size or config.input_size
-    accepted = model_arguments(name)
+    """Build `name` on the meta device (shapes only, instant) for the given (C, H, W); by
+    default for the input its book recipe feeds it."""
     kwargs = dict(kwargs)
-    if size[0] != config.input_size[0]:
+    book = recipe_config(name, "book").input_spec().shape
+    side = kwargs.pop("input_size", None)
+    size = input_size or ((book[0], side, side) if side else book)
+    if size[0] != model_arguments(name)["in_channels"].default:
         kwargs.setdefault("in_channels", size[0])
-    if "input_size" in accepted and size[1] != config.input_size[1]:
-        kwargs.setdefault("input_size", size[1])
     with torch.device("meta"):
-        model = create_model(name, **kwargs)
+        model = create_model_for_input(name, min(size[1:]), **kwargs)
     return model, size
 
 
@@ -41,8 +41,7 @@ def models_table() -> list[dict[str, Any]]:
             "input_size": list(size),
             "flops": info.flops,
             "macs": info.macs,
-            "min_input_size": model.min_input_size,
-            "book_resize": config.book_resize,
+            "min_input_size": smallest_input_side(name),
             "seed": config.seed,
             "description": config.description,
             "arguments": [p for p in model_arguments(name)],

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from classicnets.data.catalog import TRAIN_MEAN, TRAIN_STD
 from classicnets.data.fashion_mnist import Split
 from classicnets.errors import DataError
+from classicnets.inputs import InputSpec
 
 # Seeds of different epochs and purposes must not collide; a large odd multiplier spreads them.
 _EPOCH_STRIDE = 1_000_003
@@ -51,6 +52,11 @@ class BatchConfig:
             raise DataError(f"resize must be a positive number of pixels, got {self.resize}")
         if self.crop_padding < 0:
             raise DataError(f"crop padding must be >= 0, got {self.crop_padding}")
+
+    @classmethod
+    def for_input(cls, spec: InputSpec, **options: object) -> "BatchConfig":
+        """Batches prepared as `spec` says (normalisation, resize), with the other `options`."""
+        return cls(mean=spec.mean, std=spec.std, resize=spec.resize, **options)  # type: ignore[arg-type]
 
 
 def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:

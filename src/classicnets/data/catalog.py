@@ -12,13 +12,11 @@ import numpy as np
 
 from classicnets.data.idx import read_idx
 from classicnets.errors import DataError
+from classicnets.inputs import FASHION_MNIST
 
-CLASS_NAMES: tuple[str, ...] = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
-)
+CLASS_NAMES: tuple[str, ...] = FASHION_MNIST.class_names
 NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SIZE = 28
+IMAGE_SIZE = FASHION_MNIST.native_size
 
 # (images, labels) file stems per split; on disk each may be gzipped (".gz") or not.
 SPLIT_FILES: dict[str, tuple[str, str]] = {

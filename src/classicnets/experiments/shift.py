@@ -72,11 +72,6 @@ class ShiftResult:
                           "accuracy": r.accuracy} for r in self.runs]}
 
 
-def _label(run: LoadedRun) -> str:
-    recipe = run.meta.get("config", {}).get("recipe")
-    return f"{run.meta['model']} ({recipe} recipe)" if recipe else str(run.meta["model"])
-
-
 def shift_accuracy(run: LoadedRun, images: torch.Tensor, labels: torch.Tensor, shifts: list[int],
                    axis: str = "horizontal", wrap: bool = False) -> list[float]:
     """Accuracy on `images` shifted by each of `shifts`."""
@@ -106,7 +101,7 @@ def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: 
     results = []
     for run in loaded:
         probs = probabilities(run, moved)
-        results.append(RunShift(label=_label(run), run_dir=str(run.run_dir), model=run.meta["model"],
+        results.append(RunShift(label=run.label, run_dir=str(run.run_dir), model=run.meta["model"],
                                 probabilities=probs.tolist(),
                                 accuracy=shift_accuracy(run, test.images, test.labels, shifts, axis, wrap)))
     label = int(source.labels[index])

@@ -17,11 +17,12 @@ from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.data.toy import toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.experiments.output import ExperimentOutput, write_experiment
-from classicnets.models import create_model, get_model_config, list_models
+from classicnets.models import create_model_for_input, list_models
 from classicnets.models.base import ClassicNet
 from classicnets.numpy_runtime import ops, run_spec
 from classicnets.reports.figures import plt
 from classicnets.training.checkpoint import load_run
+from classicnets.training.recipes import recipe_config
 
 TOLERANCE = 1e-4
 
@@ -133,36 +134,27 @@ def _randomise_statistics(model: nn.Module, seed: int) -> None:
             buffer.copy_(torch.rand(buffer.shape, generator=gen) + 0.5)
 
 
-def _test_images(data_dir: str | None, batch: int, mean: float, std: float, resize: int | None) -> torch.Tensor:
-    images = load_fashion_mnist(data_dir).test.images[:batch]
-    return to_model_input(images, BatchConfig(mean=mean, std=std, resize=resize))
-
-
 def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None = None,
                 model_args: dict[str, Any] | None = None) -> tuple[nn.Module, torch.Tensor, str]:
     """(model, input batch, label) for a run directory / checkpoint, or a model name with
-    random weights (seeded) at its default input size."""
+    random weights (seeded) fed as its book recipe feeds it."""
     if source in list_models():
+        spec = recipe_config(source, "book").input_spec()
         torch.manual_seed(seed)
-        model = create_model(source, **(model_args or {}))
+        model = create_model_for_input(source, spec.resize, **(model_args or {}))
         with torch.no_grad():
             _randomise_statistics(model, seed)
-        if source == "tiny_cnn":
-            return model, toy_4x4()[0][:batch], f"{source} (random weights, seed {seed})"
-        config = get_model_config(source)
-        side = getattr(model, "fixed_input_size", None) or config.input_size[-1]
-        return model, _test_images(data_dir, batch, config.book_mean, config.book_std, side), \
-            f"{source} (random weights, seed {seed})"
-    if not Path(source).exists():
+        label = f"{source} (random weights, seed {seed})"
+    elif Path(source).exists():
+        run = load_run(source)
+        model, spec, label = run.model, run.input, f"{run.meta['model']} run {source}"
+    else:
         raise ClassicnetsError(f"{source!r} is neither a run directory, a checkpoint nor a model name "
                                f"(models: {', '.join(list_models())})")
-    run = load_run(source)
-    dataset = run.meta.get("config", {}).get("dataset", "fashion-mnist")
-    if dataset == "toy4x4":
-        return run.model, toy_4x4()[0][:batch], f"{run.meta['model']} run {source}"
-    spec = run.meta["input"]
-    return run.model, _test_images(data_dir, batch, spec["mean"], spec["std"], spec["resize"]), \
-        f"{run.meta['model']} run {source}"
+    if not spec.images:
+        return model, toy_4x4()[0][:batch], label
+    images = load_fashion_mnist(data_dir).test.images[:batch]
+    return model, to_model_input(images, BatchConfig.for_input(spec)), label
 
 
 def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = TOLERANCE,

@@ -7,11 +7,12 @@ from classicnets.models.base import ClassicNet, ClassifierSurface, init_book_wei
 from classicnets.models.layers import BookBatchNorm
 from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
 from classicnets.models.registry import (
-    ModelConfig, create_model, get_model_config, list_models, model_arguments,
+    ModelConfig, create_model, create_model_for_input, get_model_config, list_models, model_arguments,
+    smallest_input_side,
 )
 
 __all__ = [
     "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",
-    "create_model", "fashion_network_sequential", "get_model_config", "init_book_weights",
-    "list_models", "model_arguments", "top_level_layers",
+    "create_model", "create_model_for_input", "fashion_network_sequential", "get_model_config", "init_book_weights",
+    "list_models", "model_arguments", "smallest_input_side", "top_level_layers",
 ]

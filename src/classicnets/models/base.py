@@ -4,7 +4,7 @@ book's weight initialisation."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -37,25 +37,30 @@ def _meta_forward(module: nn.Module, in_channels: int, size: int) -> torch.Size 
     return out.shape
 
 
-def smallest_input_size(module: nn.Module, in_channels: int) -> int:
-    """The smallest square side that `module` accepts.
+def smallest_working_size(works: Callable[[int], bool]) -> int:
+    """The smallest side for which `works(side)` holds, for a monotone `works`.
 
-    Exponential then binary search (valid sizes are monotone): a network that takes 1x1 input
-    costs one probe, and no probe is ever larger than twice the answer.
+    Exponential then binary search: a network that takes 1x1 input costs one probe, and no
+    probe is ever larger than twice the answer.
     """
     size = 1
-    while _meta_forward(module, in_channels, size) is None:
+    while not works(size):
         size *= 2
         if size > _MAX_SEARCH_SIZE:
-            raise ValueError(f"module rejects even {_MAX_SEARCH_SIZE}x{_MAX_SEARCH_SIZE} inputs")
+            raise ValueError(f"rejects even {_MAX_SEARCH_SIZE}x{_MAX_SEARCH_SIZE} inputs")
     low, high = size // 2 + 1, size  # high works, everything below low fails
     while low < high:
         mid = (low + high) // 2
-        if _meta_forward(module, in_channels, mid) is None:
-            low = mid + 1
-        else:
+        if works(mid):
             high = mid
+        else:
+            low = mid + 1
     return high
+
+
+def smallest_input_size(module: nn.Module, in_channels: int) -> int:
+    """The smallest square side that `module` accepts."""
+    return smallest_working_size(lambda side: _meta_forward(module, in_channels, side) is not None)
 
 
 def features_output_shape(
@@ -76,28 +81,16 @@ class ClassifierSurface(nn.Module):
     """The common surface of every zoo network; subclasses supply the two halves.
 
     `fixed_input_size` is set where the classifier's width depends on the input size (LeNet,
-    AlexNet, VGG, the MLP); otherwise any input of at least `min_input_size` works.
+    AlexNet, VGG, the MLP); otherwise any input of at least `min_input_size` works. Both are
+    plain numbers fixed when the network is built, so `forward` runs the forward pass and
+    nothing else: no probe ever runs the network's modules behind a caller's hooks.
     """
 
     model_name: str
     in_channels: int
     fixed_input_size: int | None
+    min_input_size: int
     classifier_name: str
-
-    @property
-    def min_input_size(self) -> int:
-        """The smallest square input side that works (computed on first use, then cached)."""
-        if self.fixed_input_size is not None:
-            return self.fixed_input_size
-        cached = self.__dict__.get("_min_input_size")
-        if cached is None:
-            cached = smallest_input_size(self.shape_probe(), self.in_channels)
-            self.__dict__["_min_input_size"] = cached
-        return cached
-
-    def shape_probe(self) -> nn.Module:
-        """The part of the network whose input-size limits are the network's."""
-        raise NotImplementedError
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -165,9 +158,8 @@ class ClassicNet(ClassifierSurface):
         self.head = head
         self.classifier_name = classifier_name
         self.fixed_input_size = fixed_input_size
-
-    def shape_probe(self) -> nn.Module:
-        return self.features
+        # Found once, now, while no caller can have hooked these modules yet.
+        self.min_input_size = fixed_input_size or smallest_input_size(features, in_channels)
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x)

@@ -41,7 +41,7 @@ def transition_block(in_channels: int, out_channels: int) -> nn.Sequential:
 
 @register_model(
     description="DenseNet: 7x7 stem, 4 dense blocks of 4 convs (growth 32), halving transitions, GAP",
-    seed="004", input_size=(1, 96, 96), classifier="head.fc.1", cpu_channels_last=True,
+    seed="004", cpu_channels_last=True,
 )
 def densenet(
     *, in_channels: int = 1, num_classes: int = 10, growth_rate: int = 32,

@@ -46,7 +46,7 @@ class Inception(nn.Module):
 
 @register_model(
     description="GoogLeNet: 9 Inception blocks in 5 stages, global average pooling, 1024-10",
-    seed="d2l ch. 7", input_size=(1, 96, 96), classifier="head.2", cpu_channels_last=True,
+    seed="d2l ch. 7", cpu_channels_last=True,
 )
 def googlenet(*, in_channels: int = 1, num_classes: int = 10, batch_norm: bool = False) -> ClassicNet:
     bn = batch_norm

@@ -41,7 +41,7 @@ def _lenet(
 
 @register_model(
     description="LeNet-5: two 5x5 convs with sigmoid and average pooling, 400-120-84-10",
-    seed="000", input_size=(1, 28, 28), classifier="head.5",
+    seed="000",
 )
 def lenet(
     *, in_channels: int = 1, num_classes: int = 10, input_size: int = 28,
@@ -54,7 +54,7 @@ def lenet(
 
 @register_model(
     description="LeNet with BatchNorm after every conv and hidden linear layer (no padding, 256-120-84-10)",
-    seed="004", input_size=(1, 28, 28), classifier="head.7",
+    seed="004",
 )
 def lenet_bn(
     *, in_channels: int = 1, num_classes: int = 10, input_size: int = 28,

@@ -39,7 +39,7 @@ class FashionNetwork(ClassifierSurface):
         if form not in FORMS:
             raise ModelError(f"unknown MLP form {form!r}; choose one of: {', '.join(FORMS)}")
         self.model_name, self.form = "mlp", form
-        self.in_channels, self.fixed_input_size = in_channels, input_size
+        self.in_channels, self.fixed_input_size, self.min_input_size = in_channels, input_size, input_size
         self.classifier_name = "output"
         self.hidden1 = nn.Linear(in_features, hidden[0])
         self.hidden2 = nn.Linear(hidden[0], hidden[1])
@@ -89,7 +89,7 @@ def fashion_network_sequential(
 
 @register_model(
     description="FashionNetwork MLP 784-256-128-10, ReLU, dropout 0.25, log-softmax",
-    seed="002", input_size=(1, 28, 28), classifier="output", book_mean=0.5, book_std=0.5,
+    seed="002",
 )
 def mlp(
     *,

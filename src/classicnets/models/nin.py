@@ -20,7 +20,7 @@ def nin_block(in_channels: int, out_channels: int, kernel_size: int, strides: in
 
 @register_model(
     description="NiN: four nin_blocks (AlexNet's sizes) with max-pooling, dropout, global average pooling",
-    seed="000", input_size=(1, 224, 224), classifier="head.0", cpu_channels_last=True,
+    seed="000", cpu_channels_last=True,
 )
 def nin(*, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.5) -> ClassicNet:
     features = nn.Sequential(

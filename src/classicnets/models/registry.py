@@ -7,26 +7,26 @@ import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import torch
 from torch import nn
 
-from classicnets.errors import ClassicnetsError, ModelError
+from classicnets.errors import ClassicnetsError, InputSizeError, ModelError
+from classicnets.models.base import smallest_working_size
 from classicnets.models.layers import resolve_activation
 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """Facts about a registered network at its default settings."""
+    """Facts about a registered network that its builder does not say itself.
+
+    What a network is fed (the book's resize and normalisation) belongs to its book recipe
+    (`training/recipes.py`); its classifier's name to the built network (`get_classifier()`).
+    """
 
     name: str
     builder: Callable[..., nn.Module]
     description: str
     seed: str  # where the definition comes from: a seed number or the book chapter
-    input_size: tuple[int, int, int]  # (C, H, W) the network is built for by default
-    book_resize: int  # the side the book resizes Fashion-MNIST to for this network
-    book_mean: float  # the book's input normalisation: d2l feeds ToTensor() output (0, 1)
-    book_std: float
-    classifier: str  # name of the module that produces the logits
-    num_classes: int = 10
     # Train in channels_last on the CPU: measured faster for the larger conv networks
     # (benchmarks/channels_last.py); slower or no better for the small ones.
     cpu_channels_last: bool = False
@@ -39,12 +39,6 @@ def register_model(
     *,
     description: str,
     seed: str,
-    input_size: tuple[int, int, int],
-    classifier: str,
-    book_resize: int | None = None,
-    book_mean: float = 0.0,
-    book_std: float = 1.0,
-    num_classes: int = 10,
     cpu_channels_last: bool = False,
 ) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
     """Register a builder under its function name; a duplicate name is a bug and raises."""
@@ -53,19 +47,8 @@ def register_model(
         name = builder.__name__
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelConfig(
-            name=name,
-            builder=builder,
-            description=description,
-            seed=seed,
-            input_size=input_size,
-            book_resize=book_resize if book_resize is not None else input_size[-1],
-            book_mean=book_mean,
-            book_std=book_std,
-            classifier=classifier,
-            num_classes=num_classes,
-            cpu_channels_last=cpu_channels_last,
-        )
+        _REGISTRY[name] = ModelConfig(name=name, builder=builder, description=description, seed=seed,
+                                      cpu_channels_last=cpu_channels_last)
         return builder
 
     return decorate
@@ -108,3 +91,40 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
         # A wrong type or value reached a layer constructor: say which call, not where it broke.
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         raise ModelError(f"cannot build {name}({given}): {exc}") from None
+
+
+def create_model_for_input(name: str, side: int, **kwargs: object) -> nn.Module:
+    """Build `name` for square inputs of `side` pixels.
+
+    A network whose classifier's width depends on its input (the MLP, LeNet, AlexNet, VGG) is
+    built for `side`; any other must accept it. Either way a size that cannot work is an
+    `InputSizeError` naming the smallest one that does.
+    """
+    if "input_size" in kwargs:
+        raise ModelError(f"give the input size once, as the side ({side}), not again as input_size")
+    if "input_size" in model_arguments(name):
+        kwargs["input_size"] = side
+    model = create_model(name, **kwargs)
+    minimum = getattr(model, "min_input_size", 1)
+    if side < minimum:
+        raise InputSizeError(f"{name} cannot take {side}x{side} inputs: the smallest size that works is "
+                             f"{minimum}x{minimum}")
+    return model
+
+
+def smallest_input_side(name: str, **kwargs: object) -> int:
+    """The smallest square side `name` can be built for and fed (shapes only, on the meta device)."""
+    with torch.device("meta"):
+        model = create_model(name, **kwargs)
+    if getattr(model, "fixed_input_size", None) is None:
+        return model.min_input_size  # type: ignore[return-value]
+
+    def works(side: int) -> bool:
+        try:
+            with torch.device("meta"):
+                create_model_for_input(name, side, **kwargs)
+        except InputSizeError:
+            return False
+        return True
+
+    return smallest_working_size(works)

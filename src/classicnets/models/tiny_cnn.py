@@ -13,7 +13,7 @@ from classicnets.models.registry import register_model
 
 @register_model(
     description="seed 003's toy CNN for 4x4 images: conv3, max-pool, ReLU, linear, sigmoid",
-    seed="003", input_size=(1, 4, 4), classifier="head.1", num_classes=1,
+    seed="003",
 )
 def tiny_cnn(*, in_channels: int = 1, num_classes: int = 1, input_size: int = 4) -> ClassicNet:
     features = nn.Sequential(nn.Conv2d(in_channels, 1, kernel_size=3), nn.MaxPool2d(2), nn.ReLU())

@@ -72,7 +72,7 @@ def _register_vgg(name: str, layers: str, seed: str):  # noqa: ANN202 - returns 
     builder.__doc__ = f"{name.upper()}: {layers}; `width_ratio=4` is the book's narrow variant."
     return register_model(
         description=f"{name.upper()}: {layers} 3x3 convs in 5 vgg_blocks, 4096-4096-10 classifier",
-        seed=seed, input_size=(1, 224, 224), classifier="head.7", cpu_channels_last=True,
+        seed=seed, cpu_channels_last=True,
     )(builder)
 
 

@@ -12,12 +12,14 @@ from typing import Any
 
 import numpy as np
 
+from classicnets.errors import ClassicnetsError
 from classicnets.fileio import atomic_path
+from classicnets.inputs import InputSpec
 from classicnets.numpy_runtime import ops
 from classicnets.numpy_runtime.walker import Node, SpecError, run_spec
 
 FORMAT = "classicnets-npz"
-VERSION = 1
+VERSION = 2  # 2: meta["input"] is a whole InputSpec (class names included)
 _SPEC_KEY, _META_KEY, _WEIGHT_PREFIX = "__spec__", "__meta__", "w:"
 
 
@@ -27,19 +29,26 @@ class NpzModel:
 
     spec: list[Node]
     weights: dict[str, np.ndarray]
-    meta: dict[str, Any]  # model, class_names, input {"mean", "std", "resize"}
+    meta: dict[str, Any]  # model, model_args, input (an InputSpec as a dict)
+
+    @property
+    def input(self) -> InputSpec:
+        try:
+            return InputSpec.from_dict(self.meta["input"])
+        except (KeyError, ClassicnetsError) as exc:
+            raise SpecError(f"the export's input description is damaged ({exc})") from None
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.meta.get("class_names") or [])
+        return list(self.input.class_names)
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
         """uint8 images (N, H, W) -> the normalised, resized float input (N, 1, S, S)."""
-        spec = self.meta["input"]
+        spec = self.input
         x = images.astype(np.float32)[:, None] / 255.0
-        x = (x - spec["mean"]) / spec["std"]
-        resize = spec.get("resize")
-        if resize and resize != x.shape[-1]:
+        x = (x - spec.mean) / spec.std
+        resize = spec.resize
+        if resize != x.shape[-1]:
             if resize < x.shape[-1]:
                 raise SpecError(f"the NumPy runtime only enlarges images; this model wants {resize} px")
             x = ops.resize_bilinear(x, resize)

@@ -16,8 +16,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from classicnets.errors import DataError
+from classicnets.inputs import FASHION_MNIST
 
-IMAGE_SIZE = 28  # Fashion-MNIST's side (classicnets.data.catalog holds it too; this module avoids torch)
+IMAGE_SIZE = FASHION_MNIST.native_size
 _FOREGROUND = 40  # gray level (after polarity fix) above which a pixel belongs to the object
 
 

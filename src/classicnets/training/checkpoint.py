@@ -17,9 +17,12 @@ from torch import nn
 
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import atomic_path
-from classicnets.models import create_model
+from classicnets.inputs import InputSpec
+from classicnets.models.registry import create_model_for_input
 
-FORMAT_VERSION = 1
+# 2: the input description is one typed entry, "input" (InputSpec), and the builder arguments
+# leave the input size to it. Format 1 (a "config" copy beside "input") is read and converted.
+FORMAT_VERSION = 2
 _META_KEY = "classicnets"
 
 
@@ -29,8 +32,12 @@ class CheckpointError(ClassicnetsError):
 
 @dataclass
 class Checkpoint:
-    meta: dict[str, Any]  # model, model_args, config, epoch, step, metrics, class_names, ...
+    meta: dict[str, Any]  # model, model_args, recipe, input, epoch, step, metrics, ...
     tensors: dict[str, torch.Tensor]
+
+    @property
+    def input(self) -> InputSpec:
+        return InputSpec.from_dict(self.meta["input"])
 
     def prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
         return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
@@ -87,16 +94,39 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         meta = json.loads(raw_meta)
     except json.JSONDecodeError as exc:
         raise CheckpointError(f"{path}: its metadata is not valid JSON ({exc})") from None
+    if isinstance(meta, dict) and meta.get("format") == 1:
+        meta = _from_format_1(meta)
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
         raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
     if not isinstance(meta.get("model"), str) or not isinstance(meta.get("model_args", {}), dict):
         raise CheckpointError(f"{path}: metadata lacks the model name or its arguments")
+    try:
+        InputSpec.from_dict(meta.get("input") or {})
+    except ClassicnetsError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
     return Checkpoint(meta=meta, tensors=tensors)
 
 
+def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 kept the whole training config and a partial input entry side by side."""
+    config, old = meta.get("config") or {}, meta.get("input") or {}
+    model_args = dict(meta.get("model_args") or {})
+    model_args.pop("input_size", None)
+    try:
+        spec = InputSpec.create(config.get("dataset", "fashion-mnist"), resize=old.get("resize"),
+                                mean=old.get("mean", 0.0), std=old.get("std", 1.0))
+    except ClassicnetsError:
+        return meta
+    rest = {k: v for k, v in meta.items() if k not in ("config", "class_names", "input", "model_args", "format")}
+    return {**rest, "model_args": model_args, "recipe": config.get("recipe"), "input": spec.to_dict(),
+            "format": FORMAT_VERSION}
+
+
 def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn.Module:
-    """Rebuild the network a checkpoint describes and load its weights (strictly)."""
-    model = create_model(checkpoint.meta["model"], **checkpoint.meta.get("model_args", {}))
+    """Rebuild the network a checkpoint describes, for the input it was trained on, and load
+    its weights (strictly)."""
+    model = create_model_for_input(checkpoint.meta["model"], checkpoint.input.resize,
+                                   **checkpoint.meta.get("model_args", {}))
     try:
         model.load_state_dict(checkpoint.prefixed("model."), strict=True)
     except RuntimeError as exc:
@@ -131,11 +161,18 @@ class LoadedRun:
 
     run_dir: Path
     model: nn.Module
-    meta: dict[str, Any]  # the checkpoint's metadata: model, config, epoch, metrics, input, ...
+    input: InputSpec  # what the network was fed, and so what it must be fed now
+    meta: dict[str, Any]  # the checkpoint's metadata: model, model_args, recipe, epoch, metrics, ...
 
     @property
     def class_names(self) -> list[str]:
-        return list(self.meta.get("class_names") or [])
+        return list(self.input.class_names)
+
+    @property
+    def label(self) -> str:
+        """The network and its recipe, for titles: `lenet (book recipe)`."""
+        recipe = self.meta.get("recipe")
+        return f"{self.meta['model']} ({recipe} recipe)" if recipe else str(self.meta["model"])
 
 
 def load_run(path: str | Path) -> LoadedRun:
@@ -153,4 +190,4 @@ def load_run(path: str | Path) -> LoadedRun:
     checkpoint = read_checkpoint(file)
     model = build_model(checkpoint, file)
     model.eval()
-    return LoadedRun(run_dir=run_dir, model=model, meta=checkpoint.meta)
+    return LoadedRun(run_dir=run_dir, model=model, input=checkpoint.input, meta=checkpoint.meta)

@@ -8,12 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
+from classicnets.inputs import DATASETS, InputSpec
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 LOSSES = ("cross_entropy", "nll", "bce")
 INITS = ("xavier", "default")
-DATASETS = ("fashion-mnist", "toy4x4")
 
 
 @dataclass
@@ -33,7 +33,7 @@ class TrainConfig:
     label_smoothing: float = 0.0
     loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
     init: str = "xavier"  # the book's Xavier-uniform init, or PyTorch's "default"
-    resize: int | None = None  # square side fed to the network; None keeps 28
+    resize: int | None = None  # square side fed to the network (and built for); None keeps the native size
     mean: float = 0.0  # input normalisation on the [0, 1] scale; d2l feeds ToTensor() output
     std: float = 1.0
     augment: bool = False  # random crop (padding 2) and horizontal flip
@@ -47,6 +47,20 @@ class TrainConfig:
     eval_batch_size: int | None = None  # None: twice the training batch
     data_dir: str | None = None
     tensorboard: bool = False
+
+    def __post_init__(self) -> None:
+        # The input size has one owner, `resize`: `--arg input_size=N` is another way to say it.
+        side = self.model_args.get("input_size")
+        if side is not None:
+            if self.resize is not None and self.resize != side:
+                raise ClassicnetsError(f"--arg input_size={side} and --resize {self.resize} disagree: "
+                                       "give the input size once, with --resize")
+            self.model_args = {k: v for k, v in self.model_args.items() if k != "input_size"}
+            self.resize = side
+
+    def input_spec(self) -> InputSpec:
+        """What this run feeds its network: the one description every later reader gets."""
+        return InputSpec.create(self.dataset, resize=self.resize, mean=self.mean, std=self.std)
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise one clear error naming the first bad one."""
@@ -66,6 +80,9 @@ class TrainConfig:
             raise ClassicnetsError("weight decay must be >= 0 and label smoothing in [0, 1)")
         if self.resize is not None and self.resize < 1:
             raise bad("resize", self.resize, "a positive number of pixels")
+        native = DATASETS[self.dataset].native_size
+        if not DATASETS[self.dataset].images and self.resize not in (None, native):
+            raise bad("resize", self.resize, f"nothing: {self.model} trains on {self.dataset}'s fixed {native}x{native} images")
         if self.limit is not None and self.limit < 1:
             raise bad("limit", self.limit, "a positive number of examples")
         if self.std <= 0:

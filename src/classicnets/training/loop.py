@@ -16,10 +16,10 @@ import math
 import platform
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -30,17 +30,18 @@ from torch import nn
 
 from classicnets import __version__
 from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist, split_validation
-from classicnets.data.catalog import CLASS_NAMES
 from classicnets.data.toy import TensorBatches, toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import write_text_atomic
-from classicnets.models import create_model, get_model_config, init_book_weights
+from classicnets.inputs import TOY_4X4
+from classicnets.models import create_model_for_input, get_model_config, init_book_weights
 from classicnets.reports.curves import plot_curves
 from classicnets.training.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import autocast, resolve_device, use_channels_last
-from classicnets.training.optim import lr_factor, make_optimizer, set_lr
+from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
+from classicnets.training.step import Batches, TrainingParts, train_step
 
 _CHECK_EVERY = 50  # batches between finite-loss checks (each one is a host synchronisation)
 _WRITE_EVERY_S = 1.0  # at most one checkpoint/plot per second: seed 003's toy run has 2,000 epochs
@@ -48,13 +49,6 @@ _WRITE_EVERY_S = 1.0  # at most one checkpoint/plot per second: seed 003's toy r
 
 class TrainingDiverged(ClassicnetsError):
     """The loss became NaN or infinite."""
-
-
-class Batches(Protocol):
-    def __len__(self) -> int: ...
-    @property
-    def num_examples(self) -> int: ...
-    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
 
 
 @dataclass
@@ -96,9 +90,9 @@ def environment(device: torch.device) -> dict[str, Any]:
 
 def batch_configs(config: TrainConfig, device: torch.device) -> tuple[BatchConfig, BatchConfig]:
     """How training batches (shuffled, augmented) and evaluation batches are made for `config`."""
-    train = BatchConfig(
-        batch_size=config.batch_size, shuffle=True, seed=config.seed, mean=config.mean, std=config.std,
-        resize=config.resize, crop_padding=config.crop_padding if config.augment else 0, flip=config.augment,
+    train = BatchConfig.for_input(
+        config.input_spec(), batch_size=config.batch_size, shuffle=True, seed=config.seed,
+        crop_padding=config.crop_padding if config.augment else 0, flip=config.augment,
         channels_last=_channels_last(config, device),
     )
     evaluation = replace(train, batch_size=config.eval_batch_size or 2 * config.batch_size,
@@ -113,7 +107,7 @@ def _channels_last(config: TrainConfig, device: torch.device) -> bool:
 def make_batches(config: TrainConfig, device: torch.device, show_progress: bool = True) -> tuple[Batches, Batches]:
     """Training and evaluation batches for `config`, resident on `device`."""
     train_cfg, eval_cfg = batch_configs(config, device)
-    if config.dataset == "toy4x4":
+    if config.dataset == TOY_4X4.name:
         x, y = toy_4x4()
         return (TensorBatches(x, y, train_cfg.batch_size, device=device),
                 TensorBatches(x, y, eval_cfg.batch_size, device=device))
@@ -186,38 +180,28 @@ class _Throttle:
         return False
 
 
-@dataclass
-class TrainingParts:
-    """Everything a training step needs, built from a TrainConfig."""
-
-    model: nn.Module
-    optimizer: torch.optim.Optimizer
-    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-    train_batches: Batches
-    test_batches: Batches
-
-
 def build_training(config: TrainConfig, device: torch.device, show_progress: bool = True) -> TrainingParts:
     """Seed, build and initialise the network on `device` in its layout, with its optimizer,
     loss and batches: the set-up of `run`, shared with the benchmarks."""
     torch.manual_seed(config.seed)
-    model = create_model(config.model, **config.model_args)
+    model = create_model_for_input(config.model, config.input_spec().resize, **config.model_args)
     if config.init == "xavier":
         init_book_weights(model)
     layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
     model.to(device, memory_format=layout)
     train_batches, test_batches = make_batches(config, device, show_progress)
-    return TrainingParts(model, make_optimizer(model.parameters(), config), loss_function(config),
-                         train_batches, test_batches)
+    return TrainingParts(
+        config=config, device=device, model=model,
+        step_model=torch.compile(model) if config.compile else model,
+        optimizer=make_optimizer(model.parameters(), config), loss_fn=loss_function(config),
+        train_batches=train_batches, test_batches=test_batches, total_steps=config.epochs * len(train_batches),
+    )
 
 
 def _model_meta(config: TrainConfig, epoch: int, step: int, metrics: dict[str, Any] | None) -> dict[str, Any]:
     return {
-        "model": config.model, "model_args": config.model_args, "config": config.to_dict(),
-        "epoch": epoch, "step": step, "metrics": metrics,
-        "class_names": list(CLASS_NAMES) if config.dataset == "fashion-mnist" else ["0", "1"],
-        "input": {"resize": config.resize or (4 if config.dataset == "toy4x4" else 28),
-                  "mean": config.mean, "std": config.std},
+        "model": config.model, "model_args": config.model_args, "recipe": config.recipe,
+        "input": config.input_spec().to_dict(), "epoch": epoch, "step": step, "metrics": metrics,
     }
 
 
@@ -272,7 +256,7 @@ def run(
         )
     run_dir.mkdir(parents=True, exist_ok=True)
     parts = build_training(config, device, show_progress)
-    model, optimizer, loss_fn = parts.model, parts.optimizer, parts.loss_fn
+    model, optimizer, step_model = parts.model, parts.optimizer, parts.step_model
     train_batches, test_batches = parts.train_batches, parts.test_batches
 
     start_epoch, step, metrics = 0, 0, []
@@ -288,13 +272,11 @@ def run(
         write_text_atomic(run_dir / "config.json", json.dumps(
             {"config": config.to_dict(), "environment": environment(device), "command": sys.argv}, indent=2))
 
-    # Check the input once, eagerly: it may probe the network, which must not happen under compile.
+    # Check the input once, before any step: a wrong size is one clear line, not a trace from compile.
     example, _ = next(train_batches.iter_epoch(0))
     model.check_input(example)
-    step_model = torch.compile(model) if config.compile else model
     writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None else None
 
-    total_steps = config.epochs * len(train_batches)
     throttle = _Throttle(_WRITE_EVERY_S)
     train_seconds = sum(m["train_seconds"] for m in metrics)
     trained_examples = sum(m["train_examples"] for m in metrics)
@@ -313,18 +295,11 @@ def run(
                 correct = torch.zeros((), device=device, dtype=torch.long)
                 seen = 0
                 for index, (x, y) in enumerate(train_batches.iter_epoch(epoch)):
-                    lr = config.lr * lr_factor(config, step, total_steps)
-                    set_lr(optimizer, lr)
-                    with autocast(device):
-                        out = step_model(x)
-                    loss = loss_fn(out, y)
-                    optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    optimizer.step()
+                    out, loss, lr = train_step(parts, x, y, step)
                     step += 1
                     seen += y.shape[0]
-                    loss_sum += loss.detach() * y.shape[0]
-                    correct += (predicted_labels(out.detach()) == true_labels(y)).sum()
+                    loss_sum += loss * y.shape[0]
+                    correct += (predicted_labels(out) == true_labels(y)).sum()
                     if (index + 1) % _CHECK_EVERY == 0:
                         _check_finite(loss_sum, epoch, index, lr, run_dir, start_epoch, metrics)
                         progress.update(task, description=f"epoch {epoch + 1}/{config.epochs} "

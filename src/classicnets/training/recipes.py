@@ -32,9 +32,9 @@ BOOK: dict[str, dict[str, Any]] = {
     # seed 000: VGG-11 narrowed by ratio 4 at 224 px.
     "vgg11": {**_D2L, "lr": 0.05, "epochs": 10, "batch_size": 128, "resize": 224, "model_args": {"width_ratio": 4}},
     # seed 001: full-width VGG at 96 px, lr 0.01, 5 epochs, batch 128.
-    "vgg13": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96, "model_args": {"input_size": 96}},
-    "vgg16": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96, "model_args": {"input_size": 96}},
-    "vgg19": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96, "model_args": {"input_size": 96}},
+    "vgg13": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96},
+    "vgg16": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96},
+    "vgg19": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96},
     "nin": {**_D2L, "lr": 0.1, "epochs": 10, "batch_size": 128, "resize": 224},
     "googlenet": {**_D2L, "lr": 0.1, "epochs": 10, "batch_size": 128, "resize": 96},
     "resnet18": {**_D2L, "lr": 0.05, "epochs": 10, "batch_size": 256, "resize": 96},
@@ -55,15 +55,15 @@ FAST: dict[str, dict[str, Any]] = {
                  "loss": "bce", "init": "default"},
     "lenet": {**_FAST, "lr": 0.1, "epochs": 3, "batch_size": 128, "model_args": {"act_layer": "relu"}},
     "lenet_bn": {**_FAST, "lr": 0.2, "epochs": 3, "batch_size": 128},
-    "alexnet": {**_FAST, "lr": 0.02, "epochs": 10, "batch_size": 128, "resize": 67, "model_args": {"input_size": 67}},
+    "alexnet": {**_FAST, "lr": 0.02, "epochs": 10, "batch_size": 128, "resize": 67},
     "vgg11": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
-              "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},
+              "model_args": {"width_ratio": 4, "batch_norm": True}},
     "vgg13": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
-              "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},
+              "model_args": {"width_ratio": 4, "batch_norm": True}},
     "vgg16": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
-              "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},
+              "model_args": {"width_ratio": 4, "batch_norm": True}},
     "vgg19": {**_FAST, "lr": 0.05, "epochs": 8, "batch_size": 128, "resize": 32,
-              "model_args": {"width_ratio": 4, "input_size": 32, "batch_norm": True}},
+              "model_args": {"width_ratio": 4, "batch_norm": True}},
     "nin": {**_FAST, "lr": 0.05, "epochs": 10, "batch_size": 128, "resize": 67},
     # Without BatchNorm the book's GoogLeNet sat at chance for 4 epochs under this recipe at 28 px
     # (measured here); the fast recipe uses the BN variant.
@@ -90,7 +90,10 @@ def recipe_config(model: str, recipe: str = "book", **overrides: Any) -> TrainCo
     if recipe not in _TABLES:
         raise ClassicnetsError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
     values = dict(_TABLES[recipe][model])
-    model_args = {**values.pop("model_args", {}), **(overrides.pop("model_args", None) or {})}
+    given_args = dict(overrides.pop("model_args", None) or {})
+    if "input_size" in given_args and overrides.get("resize") is None:
+        overrides["resize"] = given_args.pop("input_size")  # the user's size replaces the recipe's
+    model_args = {**values.pop("model_args", {}), **given_args}
     values.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig(model=model, recipe=recipe, model_args=model_args, **values).validate()
 

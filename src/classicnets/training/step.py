@@ -1,0 +1,52 @@
+"""One training step, the only one: the loop and every benchmark call `train_step`, so what
+is measured is what trains (autocast, the learning-rate schedule and all)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from classicnets.training.config import TrainConfig
+from classicnets.training.device import autocast
+from classicnets.training.optim import lr_factor, set_lr
+
+
+class Batches(Protocol):
+    def __len__(self) -> int: ...
+    @property
+    def num_examples(self) -> int: ...
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]: ...
+
+
+@dataclass
+class TrainingParts:
+    """Everything a training step needs, built from a TrainConfig (`loop.build_training`)."""
+
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    step_model: nn.Module  # `model`, or its torch.compile wrapper with `--compile`
+    optimizer: torch.optim.Optimizer
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+    train_batches: Batches
+    test_batches: Batches
+    total_steps: int  # the schedule's length: epochs x batches per epoch
+
+
+def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Step `step` (0-based) on the batch (x, y): set the scheduled learning rate, forward under
+    autocast, loss, backward, optimizer step. Returns (output, loss) detached, without a host
+    synchronisation, and the learning rate used."""
+    lr = parts.config.lr * lr_factor(parts.config, step, parts.total_steps)
+    set_lr(parts.optimizer, lr)
+    with autocast(parts.device):
+        out = parts.step_model(x)
+    loss = parts.loss_fn(out, y)
+    parts.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    parts.optimizer.step()
+    return out.detach(), loss.detach(), lr
