@@ -1,34 +1,32 @@
-"""The leaderboard: every network's size, cost, speed and accuracy on this machine.
+"""The leaderboard: every network's fast recipe against the book's, on this machine.
 
-    python benchmarks/leaderboard.py [--models ...] [--no-inference]
+    python benchmarks/leaderboard.py
 
-For every network: parameters and forward FLOPs per image at its book recipe's resize (with
-the book's builder arguments), training images/s for both recipes (benchmarks/throughput.py's
-results), inference through the `predict` path (normalise, resize, forward, softmax) at batch 1
-and batch 256 and the latency of one image (measured here), and the book and fast recipes' test
-accuracy and wall time (benchmarks/recipes.py and benchmarks/tta.py results; a recipe not run
-shows its projected time from the measured throughput). Writes benchmarks/results/leaderboard.json,
-benchmarks/results/leaderboard.md (embedded in the README) and leaderboard.png (test accuracy
-against training time, one point per network and recipe).
+Reads what the measurements recorded and measures nothing itself:
+- fast: benchmarks/results/tta.json (`python benchmarks/tta.py`): each fast recipe run whole,
+  as `classicnets train NET --recipe fast`, its test accuracy, wall time and time to the book's
+  accuracy;
+- book: the book's own printed reading (`BOOK_READINGS`, one GPU), this machine's projected time
+  for the book recipe and whether its first batches learn (`python benchmarks/book_start.py`);
+- parameters and forward FLOPs per image at the fast recipe's input (computed on the meta device).
+The ratio is the book recipe's projected time here over the fast recipe's time to the book's
+accuracy. Writes benchmarks/results/leaderboard.json, leaderboard.md (the README's table) and
+leaderboard.png (test accuracy against wall time).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import platform
-import statistics
 import time
 from pathlib import Path
 
 import torch
 
-from classicnets.analysis.predict import probabilities
 from classicnets.analysis.summary import summary
 from classicnets.models import create_model_for_input, list_models
 from classicnets.reports.figures import plt, save_figure
 from classicnets.training import recipe_config
-from classicnets.training.checkpoint import LoadedRun
+from classicnets.training.recipes import BOOK_READINGS
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -38,112 +36,88 @@ def _load(name: str) -> dict:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
-def _book_model(name: str) -> tuple[torch.nn.Module, int]:
-    config = recipe_config(name, "book")
-    torch.manual_seed(0)
-    resize = config.input_spec().resize
-    return create_model_for_input(name, resize, **config.model_args).eval(), resize
+def variant(name: str) -> list[str]:
+    """How the fast recipe's network differs from the book recipe's (builder arguments)."""
+    book, fast = recipe_config(name, "book").model_args, recipe_config(name, "fast").model_args
+    return [f"{k}={v}" for k, v in sorted(fast.items()) if book.get(k) != v]
 
 
-def inference(name: str) -> dict:
-    model, resize = _book_model(name)
-    run = LoadedRun(run_dir=Path("."), model=model, input=recipe_config(name, "book").input_spec(), meta={"model": name})
-    images = torch.randint(0, 256, (256, 28, 28), dtype=torch.uint8)
-
-    def timed(batch: torch.Tensor, repeats: int) -> float:
-        probabilities(run, batch, batch_size=256)  # warm-up
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            probabilities(run, batch, batch_size=256)
-            times.append(time.perf_counter() - start)
-        return statistics.median(times)
-
-    one = timed(images[:1], 20)
-    full = timed(images, 3 if resize < 100 else 1)
-    return {"latency_ms": round(one * 1000, 2), "img_per_s_batch1": round(1 / one, 1),
-            "img_per_s_batch256": round(256 / full, 1), "resize": resize}
-
-
-def row_for(name: str, throughput: dict, recipes: dict, tta: dict, measure_inference: bool, previous: dict) -> dict:
-    model, resize = _book_model(name)
-    info = summary(model, (1, resize, resize))
-    row = {"model": name, "params": info.total_params, "book_resize": resize, "flops": info.flops}
-    for recipe in ("book", "fast"):
-        speed = throughput.get(f"{name}/{recipe}", {})
-        measured = recipes.get(f"{name}/{recipe}") or (tta.get(name) if recipe == "fast" else None)
-        entry = {"train_img_per_s": speed.get("train_img_per_s")}
-        if measured:
-            entry.update({"test_acc": measured["test_acc"], "seconds": round(measured["seconds"], 1), "measured": True,
-                          "command": measured.get("command", f"classicnets train {name} --recipe {recipe}")})
-        else:
-            hours = speed.get("recipe_hours")
-            entry.update({"test_acc": None, "seconds": round(hours * 3600) if hours is not None else None,
-                          "measured": False, "command": f"classicnets train {name} --recipe {recipe}"})
-        row[recipe] = entry
-    if measure_inference:
-        row["inference"] = inference(name)
-    elif name in previous:
-        row["inference"] = previous[name].get("inference")
-    return row
+def row_for(name: str, fast_runs: dict, book_runs: dict) -> dict:
+    fast_config = recipe_config(name, "fast")
+    spec = fast_config.input_spec()
+    with torch.device("meta"):
+        model = create_model_for_input(name, spec.resize, **fast_config.model_args)
+    info = summary(model, spec.shape)
+    reading = BOOK_READINGS[name]
+    measured = fast_runs.get(name)
+    fast = {"measured": False, "book_acc": reading.test_acc, "resize": spec.resize,
+            "command": f"classicnets train {name} --recipe fast"}
+    if measured:
+        fast.update({k: measured[k] for k in ("test_acc", "seconds", "seconds_to_book_acc", "seconds_to", "epochs",
+                                              "init", "model_args", "date")}, measured=True)
+    start = book_runs.get(name)
+    book = {"printed": {"test_acc": reading.test_acc, "loss": reading.loss, "train_acc": reading.train_acc,
+                        "examples_per_sec": reading.examples_per_sec, "source": reading.source},
+            "resize": recipe_config(name, "book").input_spec().resize,
+            "projected_hours": start["projected_hours"] if start else None,
+            "first_batches": {"batches": start["batches"], "verdict": start["verdict"],
+                              "first_loss": start["first_loss"], "last_quarter_loss": start["last_quarter_loss"]}
+            if start else None}
+    to_book = fast.get("seconds_to_book_acc")
+    ratio = round(book["projected_hours"] * 3600 / to_book, 1) if book["projected_hours"] and to_book else None
+    return {"model": name, "params": info.total_params, "flops_per_image": info.flops, "variant": variant(name),
+            "fast": fast, "book": book, "book_time_over_fast_time": ratio}
 
 
-def _fmt_time(seconds: float | None, measured: bool) -> str:
+def _time(seconds: float | None) -> str:
     if seconds is None:
         return "-"
-    text = f"{seconds:,.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-    return text if measured else f"{text} projected"
+    return f"{seconds:,.0f} s" if seconds < 3600 else f"{seconds / 3600:.1f} h"
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| network | params | MFLOPs/img @ book px | train img/s book / fast | predict img/s b1 / b256 | "
-             "latency | book test acc (time) | fast test acc (time) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = ["| network | params | fast: px, epochs | fast test acc | fast wall time | to book acc | "
+             "book acc (printed, GPU) | book recipe here (projected) | book's first batches | ratio |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---|---:|"]
     for r in rows:
-        inf = r.get("inference") or {}
-        cells = []
-        for recipe in ("book", "fast"):
-            e = r[recipe]
-            acc = f"{e['test_acc']:.4f}" if e["test_acc"] is not None else "not run"
-            cells.append(f"{acc} ({_fmt_time(e['seconds'], e['measured'])})")
-        speeds = " / ".join(f"{r[k]['train_img_per_s']:,.0f}" if r[k]["train_img_per_s"] else "-" for k in ("book", "fast"))
-        predict = " / ".join(f"{inf[k]:,.0f}" if k in inf else "-" for k in ("img_per_s_batch1", "img_per_s_batch256"))
-        latency = f"{inf['latency_ms']:.2f} ms" if "latency_ms" in inf else "-"
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {r['flops'] / 1e6:,.1f} @ {r['book_resize']} | {speeds} | "
-                     f"{predict} | {latency} | {cells[0]} | {cells[1]} |")
+        fast, book = r["fast"], r["book"]
+        setup = f"{fast['resize']} px, {fast.get('epochs', '-')}" + (f" ({', '.join(r['variant'])})" if r["variant"] else "")
+        acc = f"{fast['test_acc']:.4f}" if fast["measured"] else "not run"
+        mark = "" if not fast["measured"] else (" ✓" if fast["test_acc"] >= fast["book_acc"] else " ✗")
+        first = book["first_batches"]
+        first_text = f"{first['verdict']} ({first['batches']} batches: {first['first_loss']:.2f} -> " \
+                     f"{first['last_quarter_loss']:.2f})" if first else "-"
+        hours = f"{book['projected_hours']:.1f} h" if book["projected_hours"] else "-"
+        ratio = f"{r['book_time_over_fast_time']:,.0f}x" if r["book_time_over_fast_time"] else "-"
+        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {setup} | {acc}{mark} | "
+                     f"{_time(fast.get('seconds'))} | {_time(fast.get('seconds_to_book_acc'))} | "
+                     f"{book['printed']['test_acc']:.3f} | {hours} | {first_text} | {ratio} |")
     return "\n".join(lines)
 
 
 def plot(rows: list[dict], path: Path) -> None:
-    fig, ax = plt.subplots(figsize=(8, 5.5), layout="constrained")
-    for recipe, marker in (("book", "o"), ("fast", "s")):
-        points = [(r[recipe]["seconds"], r[recipe]["test_acc"], r["model"]) for r in rows
-                  if r[recipe]["measured"] and r[recipe]["test_acc"] is not None]
-        if points:
-            ax.scatter([p[0] for p in points], [p[1] for p in points], marker=marker, s=40, label=f"{recipe} recipe")
-            for x, y, name in points:
-                ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    measured = [r for r in rows if r["fast"]["measured"]]
+    for r in measured:
+        curve = _load("tta.json")["runs"][r["model"]]["curve"]
+        line, = ax.plot([c["seconds"] for c in curve], [c["test_acc"] for c in curve], marker=".", linewidth=1)
+        ax.scatter([r["fast"]["seconds"]], [r["book"]["printed"]["test_acc"]], marker="_", s=120, color=line.get_color())
+        ax.annotate(r["model"], (curve[-1]["seconds"], curve[-1]["test_acc"]), textcoords="offset points",
+                    xytext=(4, 0), fontsize=8, color=line.get_color())
     ax.set_xscale("log")
-    ax.set_xlabel("training wall time on this machine (s, log scale)")
-    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0.7, 1.0)
+    ax.set_xlabel("wall time of `classicnets train NET --recipe fast` (s, log scale; start-up and evaluations included)")
+    ax.set_ylabel("test accuracy after each epoch")
     ax.grid(alpha=0.3)
-    ax.legend()
-    ax.set_title("Fashion-MNIST: test accuracy against training time (2 CPU cores)", fontsize=10)
+    ax.set_title("Fast recipes on 2 CPU cores; a dash marks the book's printed accuracy for that network", fontsize=10)
     save_figure(fig, path)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
-    parser.add_argument("--no-inference", action="store_true", help="keep the inference figures already recorded")
-    args = parser.parse_args()
-    previous = {r["model"]: r for r in _load("leaderboard.json").get("rows", [])}
-    throughput, recipes, tta = _load("throughput.json").get("runs", {}), _load("recipes.json"), _load("tta.json").get("runs", {})
-    rows = []
-    for name in args.models.split(","):
-        rows.append(row_for(name, throughput, recipes, tta, not args.no_inference, previous))
-        print(f"{name}: done", flush=True)
-    document = {"machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
+    fast_runs, book_runs = _load("tta.json").get("runs", {}), _load("book_start.json").get("runs", {})
+    rows = [row_for(name, fast_runs, book_runs) for name in list_models()]
+    document = {"sources": {"fast": "benchmarks/results/tta.json", "book": "benchmarks/results/book_start.json"},
+                "tta_series": _load("tta.json").get("series"), "book_start_series": _load("book_start.json").get("series"),
                 "date": time.strftime("%Y-%m-%d"), "rows": rows}
     (RESULTS / "leaderboard.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "leaderboard.md").write_text(markdown(rows) + "\n")

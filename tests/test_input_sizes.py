@@ -138,3 +138,20 @@ def test_a_format_1_checkpoint_still_loads(vgg_at_48, tmp_path):
     loaded = load_run(tmp_path / "old.safetensors")
     assert loaded.input.resize == 48 and loaded.class_names == list(FASHION_MNIST.class_names)
     assert loaded.label == "vgg11 (fast recipe)"
+
+
+@pytest.mark.parametrize("name, size", [("mlp", 32), ("lenet", 32), ("alexnet", 65)])
+def test_train_resize_on_the_command_line(name, size, tmp_path, capsys):
+    out = tmp_path / name
+    code = main(["train", name, "--resize", str(size), "--limit", "16", "--batch-size", "8", "--epochs", "1",
+                 "--out", str(out), "--quiet", "--json"])
+    assert code == 0 and json.loads(capsys.readouterr().out)["epochs"] == 1
+    assert load_run(out).input.resize == size
+
+
+def test_train_at_a_size_too_small_is_one_line_and_exit_1(tmp_path, capsys):
+    code = main(["train", "alexnet", "--resize", "64", "--limit", "16", "--out", str(tmp_path / "a"), "--quiet"])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and len(err.splitlines()) == 1
+    assert "alexnet cannot take 64x64 inputs: the smallest size that works is 65x65" in err
+    assert not (tmp_path / "a" / "model.safetensors").exists()

@@ -8,6 +8,7 @@ from torch import nn
 from classicnets.errors import InputSizeError, ModelError
 from classicnets.models import (
     BookBatchNorm, create_model, create_model_for_input, fashion_network_sequential, init_book_weights,
+    init_kaiming_weights,
     list_models, model_arguments, smallest_input_side,
 )
 from classicnets.training import recipe_config
@@ -289,3 +290,12 @@ def test_data_conv_weight_gradient_path_equals_nn_conv2d():
     # an input that needs its gradient (not data) takes nn.Conv2d's own path
     assert "DataConv" not in fast(x.requires_grad_()).grad_fn.name()
     assert type(create_model("lenet").features[0]) is Conv2d
+
+
+def test_kaiming_init_is_he_normal_with_zero_biases():
+    torch.manual_seed(0)
+    model = init_kaiming_weights(create_model("nin"))
+    conv = model.features[2][0]  # 256 x 96 x 5 x 5: enough weights for a tight estimate
+    expected = (2 / (96 * 25)) ** 0.5
+    assert abs(float(conv.weight.detach().std()) / expected - 1) < 0.02
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in model.modules() if isinstance(m, nn.Conv2d))

@@ -146,3 +146,12 @@ def test_damaged_or_foreign_archives_are_refused(tmp_path):
         load_npz(pickled)
     with pytest.raises(SpecError, match="needs the tensor"):
         run_spec([{"op": "linear", "name": "fc", "weight": "fc.weight", "bias": None}], np.zeros((1, 3)), {})
+
+
+def test_verify_holds_each_layer_to_its_own_scale():
+    from classicnets.experiments.verify import LayerCheck, Verification
+
+    big = LayerCheck(name="conv", type="Conv2d", max_abs_diff=3e-4, shape=[1], scale=2000.0)  # float32 rounding
+    small = LayerCheck(name="fc", type="Linear", max_abs_diff=3e-4, shape=[1], scale=0.5)  # a real mistake
+    assert Verification(source="s", layers=[big], tolerance=1e-4, batch=1).passed
+    assert not Verification(source="s", layers=[big, small], tolerance=1e-4, batch=1).passed

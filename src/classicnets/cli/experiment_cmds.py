@@ -58,14 +58,15 @@ def run_verify_cmd(args: argparse.Namespace) -> int:
                   f"linear: {step['linear']:.4f}",
                   f"sigmoid: {step['sigmoid']:.6f} (PyTorch: {step['pytorch']:.6f})"]
     width = max((len(layer.name) for layer in result.layers), default=5)
-    lines += [f"{layer.name:<{width}}  {layer.type:<18} {layer.max_abs_diff:.2e}" for layer in result.layers]
+    lines += [f"{layer.name:<{width}}  {layer.type:<18} {layer.max_abs_diff:.2e}  (of {layer.scale:.3g})"
+              for layer in result.layers]
     verdict = "agree" if result.passed else "DISAGREE"
     lines.append(f"{result.source}: NumPy and PyTorch {verdict} on {result.batch} images: largest difference "
-                 f"{result.max_abs_diff:.2e} (tolerance {result.tolerance:g})")
+                 f"{result.max_abs_diff:.2e}, {result.max_error:.2e} of its layer's scale (tolerance {result.tolerance:g})")
     _report(output, args, lines)
     if not result.passed:
         log_printer(json_mode=True)(f"classicnets: error: the NumPy forward pass differs from PyTorch's by "
-                                    f"{result.max_abs_diff:.2e} > {result.tolerance:g}")
+                                    f"{result.max_error:.2e} of a layer's scale > {result.tolerance:g}")
         return 1
     return 0
 
@@ -248,12 +249,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Run a batch of real test images through a network with PyTorch and with classicnets' NumPy "
                     "layers (convolution as im2col, pooling, BatchNorm, ...), and report each layer's largest "
                     "absolute difference. SOURCE is a run directory, a checkpoint, or a model name (random "
-                    f"weights). Exit status 1 if any layer differs by more than the tolerance ({TOLERANCE:g}). "
+                    "weights). Exit status 1 if any layer differs by more than the tolerance "
+                    f"({TOLERANCE:g}) times its largest output (at least 1: float32 rounds relative to the magnitude). "
                     "For seed 003's tiny_cnn it also prints the seed's hand-computed values.")
     p.add_argument("source", metavar="SOURCE", help="run directory, checkpoint file, or model name")
     p.add_argument("--batch", type=positive_int, default=8, help="test images to run (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights, for a model name")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE, help=f"largest allowed difference (default {TOLERANCE:g})")
+    p.add_argument("--tolerance", type=float, default=TOLERANCE, help=f"largest allowed difference per unit of a layer's scale (default {TOLERANCE:g})")
     _add_output_arguments(p)
     add_data_arguments(p)
     p.set_defaults(handler=run_verify_cmd)

@@ -157,7 +157,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--weight-decay", type=float)
     g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
     g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--init", choices=INITS, help="xavier (the book's) or PyTorch's default initialisation")
+    g.add_argument("--init", choices=INITS, help="xavier (the book's), PyTorch's default, or kaiming (He-normal, for deep ReLU stacks without BatchNorm)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
                    help="random crop (padding 2) and horizontal flip")
     g.add_argument("--seed", type=int)

@@ -33,6 +33,14 @@ class LayerCheck:
     type: str
     max_abs_diff: float
     shape: list[int]
+    scale: float = 1.0  # the layer's largest |output| (PyTorch's)
+
+    @property
+    def error(self) -> float:
+        """The difference against the layer's scale: float32 rounds relative to the magnitude,
+        so a trained layer with outputs in the thousands (a conv before BatchNorm) is held to
+        the same standard as one near 1. Below a scale of 1 it is the absolute difference."""
+        return self.max_abs_diff / max(1.0, self.scale)
 
 
 @dataclass
@@ -48,14 +56,18 @@ class Verification:
         return max((layer.max_abs_diff for layer in self.layers), default=0.0)
 
     @property
+    def max_error(self) -> float:
+        return max((layer.error for layer in self.layers), default=0.0)
+
+    @property
     def passed(self) -> bool:
-        return self.max_abs_diff <= self.tolerance
+        return self.max_error <= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "batch": self.batch, "tolerance": self.tolerance, "passed": self.passed,
-                "max_abs_diff": self.max_abs_diff,
-                "layers": [{"name": l.name, "type": l.type, "max_abs_diff": l.max_abs_diff, "shape": l.shape}
-                           for l in self.layers],
+                "max_abs_diff": self.max_abs_diff, "max_error": self.max_error,
+                "layers": [{"name": l.name, "type": l.type, "max_abs_diff": l.max_abs_diff, "scale": l.scale,
+                            "error": l.error, "shape": l.shape} for l in self.layers],
                 **({"toy_trace": self.toy_trace} if self.toy_trace else {})}
 
 
@@ -67,7 +79,7 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
     x = x.float().contiguous()
     check = getattr(model, "check_input", None)
     if check is not None:
-        check(x)  # before the hooks: the check may probe the network on the meta device
+        check(x)  # a clear error for a wrong size, not a failure inside a hook
     modules = dict(model.named_modules())
     torch_out: dict[str, list[np.ndarray]] = {}
 
@@ -96,7 +108,8 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
         reference = torch_out[name][index]
         diff = float(np.abs(out - reference).max()) if out.shape == reference.shape else float("inf")
         checks.append(LayerCheck(name=name or "(model)", type=type(modules[name]).__name__,
-                                 max_abs_diff=diff, shape=list(reference.shape)))
+                                 max_abs_diff=diff, shape=list(reference.shape),
+                                 scale=float(np.abs(reference).max()) if reference.size else 0.0))
 
     run_spec([describe(model)], x.double().numpy(), numpy_weights(model), dtype=np.float64, record=compare)
     return checks
@@ -170,7 +183,7 @@ def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = TOL
 
 def plot_verification(result: Verification) -> "plt.Figure":
     names = [f"{layer.name} ({layer.type})" for layer in result.layers]
-    diffs = [max(layer.max_abs_diff, 1e-18) for layer in result.layers]
+    diffs = [max(layer.error, 1e-18) for layer in result.layers]
     height = max(3.0, 0.16 * len(names) + 1.2)
     fig, ax = plt.subplots(figsize=(8, height), layout="constrained")
     colors = ["tab:red" if d > result.tolerance else "tab:blue" for d in diffs]
@@ -179,9 +192,9 @@ def plot_verification(result: Verification) -> "plt.Figure":
     ax.set_xscale("log")
     ax.set_yticks(range(len(names)), names, fontsize=6 if len(names) > 40 else 8)
     ax.invert_yaxis()
-    ax.set_xlabel("largest |NumPy - PyTorch| over the batch")
+    ax.set_xlabel("largest |NumPy - PyTorch| over the batch / max(1, the layer's largest |output|)")
     verdict = "agree" if result.passed else "DISAGREE"
-    ax.set_title(f"{result.source}: NumPy and PyTorch {verdict} (batch {result.batch}, max {result.max_abs_diff:.2e})",
+    ax.set_title(f"{result.source}: NumPy and PyTorch {verdict} (batch {result.batch}, max {result.max_error:.2e})",
                  fontsize=9)
     ax.legend(loc="lower right", fontsize=8)
     return fig

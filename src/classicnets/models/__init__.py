@@ -3,7 +3,9 @@
 from classicnets.models import (  # noqa: F401  (imported to register their builders)
     mlp, tiny_cnn, lenet, alexnet, vgg, nin, googlenet, resnet, densenet,
 )
-from classicnets.models.base import ClassicNet, ClassifierSurface, init_book_weights, top_level_layers
+from classicnets.models.base import (
+    ClassicNet, ClassifierSurface, init_book_weights, init_kaiming_weights, top_level_layers,
+)
 from classicnets.models.layers import BookBatchNorm
 from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
 from classicnets.models.registry import (
@@ -13,6 +15,6 @@ from classicnets.models.registry import (
 
 __all__ = [
     "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",
-    "create_model", "create_model_for_input", "fashion_network_sequential", "get_model_config", "init_book_weights",
+    "create_model", "create_model_for_input", "fashion_network_sequential", "get_model_config", "init_book_weights", "init_kaiming_weights",
     "list_models", "model_arguments", "smallest_input_side", "top_level_layers",
 ]

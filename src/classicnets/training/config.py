@@ -13,7 +13,7 @@ from classicnets.inputs import DATASETS, InputSpec
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 LOSSES = ("cross_entropy", "nll", "bce")
-INITS = ("xavier", "default")
+INITS = ("xavier", "default", "kaiming")
 
 
 @dataclass
@@ -32,7 +32,7 @@ class TrainConfig:
     warmup_epochs: float = 0.0  # linear warm-up for "cosine"
     label_smoothing: float = 0.0
     loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
-    init: str = "xavier"  # the book's Xavier-uniform init, or PyTorch's "default"
+    init: str = "xavier"  # the book's Xavier-uniform init, PyTorch's "default", or He's "kaiming"
     resize: int | None = None  # square side fed to the network (and built for); None keeps the native size
     mean: float = 0.0  # input normalisation on the [0, 1] scale; d2l feeds ToTensor() output
     std: float = 1.0

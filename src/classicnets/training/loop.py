@@ -34,7 +34,7 @@ from classicnets.data.toy import TensorBatches, toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import write_text_atomic
 from classicnets.inputs import TOY_4X4
-from classicnets.models import create_model_for_input, get_model_config, init_book_weights
+from classicnets.models import create_model_for_input, get_model_config, init_book_weights, init_kaiming_weights
 from classicnets.reports.curves import plot_curves
 from classicnets.training.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
 from classicnets.training.config import TrainConfig
@@ -187,6 +187,8 @@ def build_training(config: TrainConfig, device: torch.device, show_progress: boo
     model = create_model_for_input(config.model, config.input_spec().resize, **config.model_args)
     if config.init == "xavier":
         init_book_weights(model)
+    elif config.init == "kaiming":
+        init_kaiming_weights(model)
     layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
     model.to(device, memory_format=layout)
     train_batches, test_batches = make_batches(config, device, show_progress)
@@ -254,8 +256,8 @@ def run(
             f"{run_dir} already holds a run: continue it with --resume {run_dir}, choose another --out, "
             "or pass --overwrite to replace it"
         )
+    parts = build_training(config, device, show_progress)  # a network or data problem stops here, before any write
     run_dir.mkdir(parents=True, exist_ok=True)
-    parts = build_training(config, device, show_progress)
     model, optimizer, step_model = parts.model, parts.optimizer, parts.step_model
     train_batches, test_batches = parts.train_batches, parts.test_batches
 
@@ -316,6 +318,7 @@ def run(
                     "test_acc": test_acc, "examples_per_sec": seen / epoch_train_seconds,
                     "seconds": time.perf_counter() - epoch_start, "lr": lr,
                     "train_seconds": epoch_train_seconds, "train_examples": seen,
+                    "elapsed": time.perf_counter() - started,  # wall time of this invocation so far
                 }
                 if on_epoch_end is not None:
                     row.update(on_epoch_end(epoch + 1, model, parts))

@@ -1,0 +1,119 @@
+"""The start of every book recipe: does it learn as the book's does, and how long would it take here?
+
+    python benchmarks/book_start.py [--models alexnet,nin,...] [--batches 200] [--seconds 150]
+
+The book recipes of the conv networks take 3 to 19 hours each on 2 CPU cores, so none is run
+to completion here. For each network this runs the book recipe exactly (its resize, init,
+optimizer, learning rate and batch size; the loop's own `train_step`) for its first
+`--batches` batches, or as many as fit in `--seconds`, and records the training loss of every
+batch against chance (ln 10 = 2.303), the verdict (`learning`: the last quarter's mean loss is
+at least 0.1 below chance; `at chance`; `diverged`), the median seconds per batch and the
+recipe's projected hours here (median batch time x batches per epoch x epochs; evaluation not
+included). Results go to benchmarks/results/book_start.json and book_start.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from classicnets.models import list_models
+from classicnets.reports.figures import plt, save_figure
+from classicnets.training import recipe_config
+from classicnets.training.loop import build_training
+from classicnets.training.step import train_step
+
+RESULTS = Path(__file__).parent / "results"
+CHANCE = math.log(10)
+TRAIN_IMAGES = 60000
+
+
+def _load_average() -> float:
+    return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def verdict(losses: list[float]) -> str:
+    if not all(math.isfinite(v) for v in losses):
+        return "diverged"
+    tail = losses[-max(1, len(losses) // 4):]
+    return "learning" if statistics.mean(tail) < CHANCE - 0.1 else "at chance"
+
+
+def measure(name: str, batches: int, seconds: float) -> dict:
+    config = recipe_config(name, "book")
+    config.limit = config.batch_size * batches
+    device = torch.device("cpu")
+    parts = build_training(config, device, show_progress=False)
+    per_epoch = math.ceil(TRAIN_IMAGES / config.batch_size)
+    parts.total_steps = config.epochs * per_epoch  # the real recipe's schedule, not this slice's
+    parts.model.train()
+    losses, times = [], []
+    started = time.perf_counter()
+    for step, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
+        begin = time.perf_counter()
+        _, loss, _ = train_step(parts, x, y, step)
+        losses.append(float(loss))  # one host sync per batch: fine for a 200-batch probe
+        times.append(time.perf_counter() - begin)
+        if time.perf_counter() - started > seconds:
+            break
+    batch_seconds = statistics.median(times[1:] or times)  # the first batch pays one-time set-up
+    return {
+        "model": name, "batches": len(losses), "batches_asked": batches, "batch_size": config.batch_size,
+        "resize": config.input_spec().resize, "lr": config.lr, "optimizer": config.optimizer, "init": config.init,
+        "model_args": config.model_args, "losses": [round(v, 4) for v in losses], "verdict": verdict(losses),
+        "first_loss": round(losses[0], 4), "last_quarter_loss": round(statistics.mean(losses[-max(1, len(losses) // 4):]), 4),
+        "seconds_per_batch": round(batch_seconds, 3),
+        "projected_hours": round(batch_seconds * per_epoch * config.epochs / 3600, 2),
+        "command": f"classicnets train {name} --recipe book", "date": time.strftime("%Y-%m-%d %H:%M"),
+    }
+
+
+def plot(rows: dict[str, dict], path: Path) -> None:
+    fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
+    for name, row in rows.items():
+        ax.plot(range(1, len(row["losses"]) + 1), row["losses"], label=f"{name} ({row['verdict']})", linewidth=1)
+    ax.axhline(CHANCE, color="black", linestyle="--", linewidth=1, label="chance (ln 10)")
+    ax.set_xlabel("batch")
+    ax.set_ylabel("training loss")
+    ax.set_ylim(0, 4)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("The first batches of each book recipe on 2 CPU cores", fontsize=10)
+    save_figure(fig, path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", default=",".join(n for n in list_models() if n not in ("mlp", "tiny_cnn")))
+    parser.add_argument("--batches", type=int, default=200)
+    parser.add_argument("--seconds", type=float, default=150.0, help="time limit per network")
+    args = parser.parse_args()
+    path = RESULTS / "book_start.json"
+    document = json.loads(path.read_text()) if path.exists() else {}
+    rows = document.get("runs", {})
+    series = {"models": args.models.split(","), "loadavg_before": _load_average(), "loadavg_after": None,
+              "batches": args.batches, "seconds": args.seconds, "started": time.strftime("%Y-%m-%d %H:%M")}
+    for name in args.models.split(","):
+        row = measure(name, args.batches, args.seconds)
+        rows[name] = row
+        print(f"{name:10s} {row['batches']:3d} batches: loss {row['first_loss']:.3f} -> {row['last_quarter_loss']:.3f} "
+              f"({row['verdict']}), {row['seconds_per_batch']:.2f} s/batch, recipe {row['projected_hours']:.1f} h here",
+              flush=True)
+        series["loadavg_after"] = _load_average()
+        document = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
+                    "torch": torch.__version__, "command": "python benchmarks/book_start.py", "series": series,
+                    "runs": rows}
+        path.write_text(json.dumps(document, indent=2) + "\n")
+    plot(rows, RESULTS / "book_start.png")
+
+
+if __name__ == "__main__":
+    main()
