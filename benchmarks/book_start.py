@@ -47,8 +47,8 @@ def verdict(losses: list[float]) -> str:
     return "learning" if statistics.mean(tail) < CHANCE - 0.1 else "at chance"
 
 
-def measure(name: str, batches: int, seconds: float) -> dict:
-    config = recipe_config(name, "book")
+def measure(name: str, batches: int, seconds: float, init: str | None = None) -> dict:
+    config = recipe_config(name, "book", init=init)
     config.limit = config.batch_size * batches
     device = torch.device("cpu")
     parts = build_training(config, device, show_progress=False)
@@ -72,7 +72,7 @@ def measure(name: str, batches: int, seconds: float) -> dict:
         "first_loss": round(losses[0], 4), "last_quarter_loss": round(statistics.mean(losses[-max(1, len(losses) // 4):]), 4),
         "seconds_per_batch": round(batch_seconds, 3),
         "projected_hours": round(batch_seconds * per_epoch * config.epochs / 3600, 2),
-        "command": f"classicnets train {name} --recipe book", "date": time.strftime("%Y-%m-%d %H:%M"),
+        "command": f"classicnets train {name} --recipe book" + (f" --init {init}" if init else ""), "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 
 
@@ -94,22 +94,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(n for n in list_models() if n not in ("mlp", "tiny_cnn")))
     parser.add_argument("--batches", type=int, default=200)
-    parser.add_argument("--seconds", type=float, default=150.0, help="time limit per network")
+    parser.add_argument("--seconds", type=float, default=160.0, help="time limit per network")
+    parser.add_argument("--init", choices=["xavier", "default", "kaiming"],
+                        help="replace the book's init (recorded as NAME+INIT): what makes a stuck recipe learn")
     args = parser.parse_args()
     path = RESULTS / "book_start.json"
     document = json.loads(path.read_text()) if path.exists() else {}
     rows = document.get("runs", {})
+    earlier = document.get("series", [])
+    earlier = [earlier] if isinstance(earlier, dict) else earlier
     series = {"models": args.models.split(","), "loadavg_before": _load_average(), "loadavg_after": None,
               "batches": args.batches, "seconds": args.seconds, "started": time.strftime("%Y-%m-%d %H:%M")}
     for name in args.models.split(","):
-        row = measure(name, args.batches, args.seconds)
-        rows[name] = row
+        row = measure(name, args.batches, args.seconds, args.init)
+        rows[name + (f"+{args.init}" if args.init else "")] = row
         print(f"{name:10s} {row['batches']:3d} batches: loss {row['first_loss']:.3f} -> {row['last_quarter_loss']:.3f} "
               f"({row['verdict']}), {row['seconds_per_batch']:.2f} s/batch, recipe {row['projected_hours']:.1f} h here",
               flush=True)
         series["loadavg_after"] = _load_average()
         document = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
-                    "torch": torch.__version__, "command": "python benchmarks/book_start.py", "series": series,
+                    "torch": torch.__version__, "command": "python benchmarks/book_start.py", "series": [*earlier, series],
                     "runs": rows}
         path.write_text(json.dumps(document, indent=2) + "\n")
     plot(rows, RESULTS / "book_start.png")

@@ -49,7 +49,7 @@ def signal(init: str, size: int, batch: int) -> dict:
         hook.remove()
     first_conv = model.features[0][0]
     return {"init": init, "size": size, "relu_output_std": [round(s, 4) for s in stds],
-            "logits_std": round(float(out.detach().std()), 4), "loss": round(float(loss), 4),
+            "logits_std": round(float(out.detach().std()), 4), "loss": round(float(loss.detach()), 4),
             "first_conv_grad_norm": float(first_conv.weight.grad.norm())}
 
 

@@ -54,7 +54,7 @@ def run_models(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = Table(title="classicnets model zoo (FLOPs for one image at the default input size)")
+    table = Table(title="classicnets model zoo (FLOPs for one image at its book recipe's input; min side: the smallest it can be built for)")
     for column, justify in (("name", "left"), ("seed", "left"), ("input", "right"), ("params", "right"),
                             ("FLOPs", "right"), ("min side", "right")):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
@@ -104,8 +104,8 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("models", help="list every network with its input size, parameters and FLOPs",
-                              description="List every network in the zoo with its default input size, "
+    p = subparsers.add_parser("models", help="list every network with its book input, parameters, FLOPs and smallest input",
+                              description="List every network in the zoo with the input its book recipe feeds it, "
                                           "parameter count and FLOPs for one image at that size.")
     p.add_argument("--json", action="store_true", help="print one JSON document (a list of models)")
     p.set_defaults(handler=run_models)
@@ -114,7 +114,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                               description="Show a network's layers (nested names) with their output shapes, "
                                           "parameters and FLOPs, the totals, and memory use.")
     p.add_argument("name", choices=list_models(), metavar="NAME", help="network name (see `classicnets models`)")
-    p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: the network's own)")
+    p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: what its book recipe feeds it)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of the example input (default 1)")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",
                    help="builder argument, repeatable (e.g. --arg width_ratio=4 --arg batch_norm=True)")
