@@ -28,12 +28,12 @@ import torch
 from classicnets.models import list_models
 from classicnets.reports.figures import plt, save_figure
 from classicnets.training import recipe_config
-from classicnets.training.loop import build_training
-from classicnets.training.step import train_step
+
+from leaderboard import load_note  # benchmarks/*.py, beside this script
+from throughput import recipe_steps, run_steps
 
 RESULTS = Path(__file__).parent / "results"
 CHANCE = math.log(10)
-TRAIN_IMAGES = 60000
 
 
 def _load_average() -> float:
@@ -49,21 +49,7 @@ def verdict(losses: list[float]) -> str:
 
 def measure(name: str, batches: int, seconds: float, init: str | None = None) -> dict:
     config = recipe_config(name, "book", init=init)
-    config.limit = config.batch_size * batches
-    device = torch.device("cpu")
-    parts = build_training(config, device, show_progress=False)
-    per_epoch = math.ceil(TRAIN_IMAGES / config.batch_size)
-    parts.total_steps = config.epochs * per_epoch  # the real recipe's schedule, not this slice's
-    parts.model.train()
-    losses, times = [], []
-    started = time.perf_counter()
-    for step, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
-        begin = time.perf_counter()
-        _, loss, _ = train_step(parts, x, y, step)
-        losses.append(float(loss))  # one host sync per batch: fine for a 200-batch probe
-        times.append(time.perf_counter() - begin)
-        if time.perf_counter() - started > seconds:
-            break
+    times, losses = run_steps(config, batches, seconds)
     batch_seconds = statistics.median(times[1:] or times)  # the first batch pays one-time set-up
     return {
         "model": name, "batches": len(losses), "batches_asked": batches, "batch_size": config.batch_size,
@@ -71,12 +57,12 @@ def measure(name: str, batches: int, seconds: float, init: str | None = None) ->
         "model_args": config.model_args, "losses": [round(v, 4) for v in losses], "verdict": verdict(losses),
         "first_loss": round(losses[0], 4), "last_quarter_loss": round(statistics.mean(losses[-max(1, len(losses) // 4):]), 4),
         "seconds_per_batch": round(batch_seconds, 3),
-        "projected_hours": round(batch_seconds * per_epoch * config.epochs / 3600, 2),
+        "projected_hours": round(batch_seconds * recipe_steps(config) / 3600, 2),
         "command": f"classicnets train {name} --recipe book" + (f" --init {init}" if init else ""), "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 
 
-def plot(rows: dict[str, dict], path: Path) -> None:
+def plot(rows: dict[str, dict], note: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     for name, row in rows.items():
         ax.plot(range(1, len(row["losses"]) + 1), row["losses"], label=f"{name} ({row['verdict']})", linewidth=1)
@@ -86,7 +72,7 @@ def plot(rows: dict[str, dict], path: Path) -> None:
     ax.set_ylim(0, 4)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
-    ax.set_title("The first batches of each book recipe on 2 CPU cores", fontsize=10)
+    ax.set_title(f"The first batches of each book recipe on 2 CPU cores\n{note}", fontsize=8)
     save_figure(fig, path)
 
 
@@ -116,7 +102,7 @@ def main() -> None:
                     "torch": torch.__version__, "command": "python benchmarks/book_start.py", "series": [*earlier, series],
                     "runs": rows}
         path.write_text(json.dumps(document, indent=2) + "\n")
-    plot(rows, RESULTS / "book_start.png")
+    plot(rows, load_note(document["series"], "measured"), RESULTS / "book_start.png")
 
 
 if __name__ == "__main__":

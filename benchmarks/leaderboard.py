@@ -95,11 +95,18 @@ def markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict], path: Path) -> None:
+def load_note(series: list[dict] | dict | None, what: str) -> str:
+    """Where the figures came from: each measuring series' load average before and after."""
+    series = [series] if isinstance(series, dict) else (series or [])
+    loads = "; ".join(f"{s['started']}: {s['loadavg_before']:.2f} -> {s['loadavg_after']:.2f}" for s in series)
+    return f"{what}: 1-minute load average before -> after each series ({loads or 'not recorded'})"
+
+
+def plot(rows: list[dict], fast_runs: dict, note: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
     measured = [r for r in rows if r["fast"]["measured"] and r["model"] != "tiny_cnn"]  # a toy: 200 epochs of 2 images
     for r in measured:
-        curve = _load("tta.json")["runs"][r["model"]]["curve"]
+        curve = fast_runs[r["model"]]["curve"]
         line, = ax.plot([c["seconds"] for c in curve], [c["test_acc"] for c in curve], marker=".", linewidth=1)
         ax.scatter([r["fast"]["seconds"]], [r["book"]["printed"]["test_acc"]], marker="_", s=120, color=line.get_color())
         ax.annotate(r["model"], (curve[-1]["seconds"], curve[-1]["test_acc"]), textcoords="offset points",
@@ -109,19 +116,23 @@ def plot(rows: list[dict], path: Path) -> None:
     ax.set_xlabel("wall time of `classicnets train NET --recipe fast` (s, log scale; start-up and evaluations included)")
     ax.set_ylabel("test accuracy after each epoch")
     ax.grid(alpha=0.3)
-    ax.set_title("Fast recipes on 2 CPU cores; a dash marks the book's printed accuracy for that network", fontsize=10)
+    ax.set_title("Fast recipes on 2 CPU cores; a dash marks the book's printed accuracy for that network\n" + note,
+                 fontsize=8)
     save_figure(fig, path)
 
 
 def main() -> None:
-    fast_runs, book_runs = _load("tta.json").get("runs", {}), _load("book_start.json").get("runs", {})
+    fast, book = _load("tta.json"), _load("book_start.json")
+    fast_runs, book_runs = fast.get("runs", {}), book.get("runs", {})
     rows = [row_for(name, fast_runs, book_runs) for name in list_models()]
+    fast_note = load_note(fast.get("series"), "fast recipes (tta.json)")
+    book_note = load_note(book.get("series"), "book recipes' first batches (book_start.json)")
     document = {"sources": {"fast": "benchmarks/results/tta.json", "book": "benchmarks/results/book_start.json"},
-                "tta_series": _load("tta.json").get("series"), "book_start_series": _load("book_start.json").get("series"),
+                "tta_series": fast.get("series"), "book_start_series": book.get("series"),
                 "date": time.strftime("%Y-%m-%d"), "rows": rows}
     (RESULTS / "leaderboard.json").write_text(json.dumps(document, indent=2) + "\n")
-    (RESULTS / "leaderboard.md").write_text(markdown(rows) + "\n")
-    plot(rows, RESULTS / "leaderboard.png")
+    (RESULTS / "leaderboard.md").write_text(markdown(rows) + f"\n\n{fast_note}.  \n{book_note}.\n")
+    plot(rows, fast_runs, fast_note, RESULTS / "leaderboard.png")
     print(markdown(rows))
 
 

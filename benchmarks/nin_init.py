@@ -26,7 +26,8 @@ from torch import nn
 from classicnets.data import BatchConfig, load_fashion_mnist, to_model_input
 from classicnets.training import recipe_config
 from classicnets.training.loop import build_training
-from classicnets.training.step import train_step
+
+from throughput import run_steps  # benchmarks/throughput.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "nin_init.json"
 INITS = ("default", "xavier", "kaiming")
@@ -54,11 +55,7 @@ def signal(init: str, size: int, batch: int) -> dict:
 
 
 def first_steps(init: str, steps: int) -> dict:
-    config = recipe_config("nin", "fast", init=init)
-    config.limit = config.batch_size * steps
-    parts = build_training(config, torch.device("cpu"), show_progress=False)
-    parts.total_steps = config.epochs * (60000 // config.batch_size + 1)
-    losses = [float(train_step(parts, x, y, i)[1]) for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0))]
+    _, losses = run_steps(recipe_config("nin", "fast", init=init), steps)
     quarter = max(1, steps // 4)
     return {"init": init, "steps": steps,
             "loss_by_quarter": [round(statistics.mean(losses[i:i + quarter]), 3) for i in range(0, steps, quarter)]}

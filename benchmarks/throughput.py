@@ -11,6 +11,7 @@ images/s and the projected wall time of one epoch (60,000 images) and of the who
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import platform
 import statistics
@@ -20,7 +21,7 @@ from pathlib import Path
 import torch
 
 from classicnets.models import list_models
-from classicnets.training import recipe_config
+from classicnets.training import TrainConfig, recipe_config
 from classicnets.training.device import resolve_device
 from classicnets.training.loop import build_training
 from classicnets.training.step import train_step
@@ -28,28 +29,46 @@ from classicnets.training.step import train_step
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
 
+TRAIN_IMAGES = 60000
+
+
+def recipe_steps(config: TrainConfig) -> int:
+    """Steps of the whole recipe on the full training set: the length of its schedule."""
+    return config.epochs * math.ceil(TRAIN_IMAGES / config.batch_size)
+
+
+def run_steps(config: TrainConfig, steps: int, seconds: float = math.inf) -> tuple[list[float], list[float]]:
+    """The first `steps` steps of `config` (or as many as end within `seconds`), each one call of
+    the loop's own `train_step` on real batches, on the schedule of the whole recipe:
+    (seconds, training loss) per step."""
+    config.limit = config.batch_size * steps
+    device = resolve_device(config.device)
+    parts = build_training(config, device, show_progress=False)
+    parts.total_steps = recipe_steps(config)  # the schedule of the real run, not of this slice
+    parts.model.train()
+    times, losses = [], []
+    started = time.perf_counter()
+    for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
+        begin = time.perf_counter()
+        _, loss, _ = train_step(parts, x, y, step=i)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - begin)
+        losses.append(loss)
+        if time.perf_counter() - started > seconds:
+            break
+    return times, [float(v) for v in losses]
+
+
 def measure(name: str, recipe: str, steps: int, **overrides: object) -> dict:
     """Median seconds of `steps` calls of the loop's own `train_step` (after one warm-up step)."""
     config = recipe_config(name, recipe, **overrides)
-    full_epoch = 60000 // config.batch_size + 1
-    config.limit = config.batch_size * (steps + 1)
-    device = resolve_device(config.device)
-    parts = build_training(config, device, show_progress=False)
-    parts.total_steps = config.epochs * full_epoch  # the schedule of the real run, not of this slice
-    parts.model.train()
-    times = []
-    for i, (x, y) in enumerate(parts.train_batches.iter_epoch(0)):
-        start = time.perf_counter()
-        train_step(parts, x, y, step=i)
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-        if i:
-            times.append(time.perf_counter() - start)
-    per_second = config.batch_size / statistics.median(times)
+    times, _ = run_steps(config, steps + 1)
+    per_second = config.batch_size / statistics.median(times[1:])
     return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "resize": config.input_spec().resize,
-            "train_img_per_s": round(per_second, 1), "epoch_seconds": round(60000 / per_second),
-            "recipe_hours": round(60000 / per_second * config.epochs / 3600, 2), "epochs": config.epochs,
-            "device": str(device)}
+            "train_img_per_s": round(per_second, 1), "epoch_seconds": round(TRAIN_IMAGES / per_second),
+            "recipe_hours": round(TRAIN_IMAGES / per_second * config.epochs / 3600, 2), "epochs": config.epochs,
+            "device": str(resolve_device(config.device))}
 
 
 def main() -> None:

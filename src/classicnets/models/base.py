@@ -63,17 +63,19 @@ def smallest_input_size(module: nn.Module, in_channels: int) -> int:
     return smallest_working_size(lambda side: _meta_forward(module, in_channels, side) is not None)
 
 
+def too_small(name: str, height: int, width: int, minimum: int) -> InputSizeError:
+    """The one error for an input smaller than a network takes, naming the size that works."""
+    return InputSizeError(f"{name} cannot take {height}x{width} inputs: the smallest size that works "
+                          f"is {minimum}x{minimum}")
+
+
 def features_output_shape(
     name: str, features: nn.Module, in_channels: int, input_size: int
 ) -> tuple[int, ...]:
     """(C, H, W) that `features` produces at `input_size`, or a clear error naming the minimum."""
     shape = _meta_forward(features, in_channels, input_size)
     if shape is None:
-        minimum = smallest_input_size(features, in_channels)
-        raise InputSizeError(
-            f"{name} cannot take {input_size}x{input_size} inputs: the smallest size that works "
-            f"is {minimum}x{minimum}"
-        )
+        raise too_small(name, input_size, input_size, smallest_input_size(features, in_channels))
     return tuple(shape[1:])
 
 
@@ -123,11 +125,7 @@ class ClassifierSurface(nn.Module):
                     f"it with input_size={height}"
                 )
         elif min(height, width) < self.min_input_size:
-            side = self.min_input_size
-            raise InputSizeError(
-                f"{self.model_name} cannot take {height}x{width} inputs: the smallest size that "
-                f"works is {side}x{side}"
-            )
+            raise too_small(self.model_name, height, width, self.min_input_size)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.check_input(x)
@@ -178,14 +176,17 @@ def top_level_layers(model: nn.Module) -> Iterable[tuple[str, nn.Module]]:
         yield from model.named_children()
 
 
+def _initialised_layers(model: nn.Module) -> Iterable[nn.Module]:
+    # seed 000 tests `type(m) == nn.Linear or type(m) == nn.Conv2d`: exact types (and our
+    # kernel-choice subclass layers.Conv2d), not Lazy or other derived modules.
+    return (module for module in model.modules() if type(module) in (nn.Linear, nn.Conv2d, Conv2d))
+
+
 def init_book_weights(model: nn.Module) -> nn.Module:
     """The book's initialisation (seed 000 `train_ch6`): Xavier-uniform weights for every
     Linear and Conv2d, biases left at PyTorch's default. Returns `model`."""
-    for module in model.modules():
-        # seed 000 tests `type(m) == nn.Linear or type(m) == nn.Conv2d`: exact types (and our
-        # kernel-choice subclass layers.Conv2d), not Lazy or other derived modules.
-        if type(module) in (nn.Linear, nn.Conv2d, Conv2d):
-            nn.init.xavier_uniform_(module.weight)
+    for module in _initialised_layers(model):
+        nn.init.xavier_uniform_(module.weight)
     return model
 
 
@@ -197,9 +198,8 @@ def init_kaiming_weights(model: nn.Module) -> nn.Module:
     the fast recipe sat at chance; He's init keeps each layer's output near unit scale
     (`benchmarks/nin_init.py`). Returns `model`.
     """
-    for module in model.modules():
-        if type(module) in (nn.Linear, nn.Conv2d, Conv2d):
-            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
+    for module in _initialised_layers(model):
+        nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+        if module.bias is not None:
+            nn.init.zeros_(module.bias)
     return model

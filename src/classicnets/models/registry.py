@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from classicnets.errors import ClassicnetsError, InputSizeError, ModelError
-from classicnets.models.base import smallest_working_size
+from classicnets.models.base import smallest_working_size, too_small
 from classicnets.models.layers import resolve_activation
 
 
@@ -107,8 +107,7 @@ def create_model_for_input(name: str, side: int, **kwargs: object) -> nn.Module:
     model = create_model(name, **kwargs)
     minimum = getattr(model, "min_input_size", 1)
     if side < minimum:
-        raise InputSizeError(f"{name} cannot take {side}x{side} inputs: the smallest size that works is "
-                             f"{minimum}x{minimum}")
+        raise too_small(name, side, side, minimum)
     return model
 
 
