@@ -55,6 +55,7 @@ compare: setup
 bench: setup
 	$(BIN)/python benchmarks/tta.py
 	$(BIN)/python benchmarks/book_start.py
+	$(BIN)/python benchmarks/speedrun.py
 	$(BIN)/python benchmarks/leaderboard.py
 
 test: data

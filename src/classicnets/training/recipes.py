@@ -114,7 +114,7 @@ BOOK_READINGS: dict[str, BookReading] = {
 _TABLES = {"book": BOOK, "fast": FAST}
 
 # What `classicnets speedrun` trains by default: the most accurate run under 3 minutes measured
-# here, LeNet's fast recipe (ReLU, Nesterov, one-cycle) for 20 epochs: 0.9196 in 142 s, cold
+# here, LeNet's fast recipe (ReLU, Nesterov, one-cycle) for 20 epochs: 0.9211 in 83 s, cold
 # (`classicnets speedrun`, results in benchmarks/results/speedrun.json). No network of the zoo reached 93%
 # in 3 minutes on 2 CPU cores; see the README's benchmark section.
 SPEEDRUN_MODEL = "lenet"
