@@ -58,3 +58,49 @@ def test_damaged_gzip_is_a_clear_error(tmp_path):
     path.write_bytes(gzip.compress(idx_bytes(np.zeros(1000, np.uint8)))[:-20])
     with pytest.raises(DataError, match="damaged gzip file"):
         read_idx(path)
+
+
+def test_dimensions_whose_product_overflows_are_rejected_before_allocating():
+    header = bytes([0, 0, 0x08, 4]) + (0xFFFFFFFF).to_bytes(4, "big") * 4
+    with pytest.raises(DataError, match="more than the 1024 MiB"):
+        parse_idx(header + b"\x00" * 16, "huge.idx")
+
+
+def test_gzip_bomb_is_refused_from_its_trailer_without_inflating(tmp_path):
+    import tracemalloc
+
+    # A valid 10-byte IDX header and body, then 64 MiB of zeros: a small file that inflates hugely.
+    path = write_gz(tmp_path / "bomb.gz", idx_bytes(np.zeros(10, np.uint8)) + bytes(64 << 20))
+    assert path.stat().st_size < 1 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="damaged gzip file or not an IDX file"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_gzip_with_a_forged_trailer_is_read_no_further_than_its_header_declares(tmp_path):
+    import tracemalloc
+
+    data = bytearray(gzip.compress(idx_bytes(np.zeros(10, np.uint8)) + bytes(64 << 20)))
+    data[-4:] = (4 + 4 + 10).to_bytes(4, "little")  # ISIZE agreeing with the header
+    path = tmp_path / "forged.gz"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError, match="trailing bytes"):
+            read_idx(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 4 << 20
+
+
+def test_plain_file_length_is_checked_against_the_header(tmp_path):
+    path = tmp_path / "short"
+    path.write_bytes(idx_bytes(np.zeros((10, 28, 28), np.uint8))[:-5])
+    with pytest.raises(DataError, match="file truncated: header says 10x28x28"):
+        read_idx(path)
