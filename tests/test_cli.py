@@ -108,7 +108,6 @@ def test_train_json_then_evaluate_json(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["train", "lenet", "--lr", "-1"], "--lr -1.0: expected a positive learning rate"),
     (["train", "lenet", "--device", "cuda:3"], "this machine has 0 CUDA device(s)"),
     (["train", "--resume", "/nonexistent/run"], "is not a run directory"),
     (["train"], "name a MODEL to train"),

@@ -93,3 +93,63 @@ def test_predict_with_the_toy_run_is_a_clear_error(tmp_path, capsys):
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
     assert main(["predict", str(out), str(image)]) == 1
     assert "trained on toy4x4, not Fashion-MNIST" in capsys.readouterr().err
+
+
+def _png(image: Image.Image, path) -> str:
+    image.save(path)
+    return str(path)
+
+
+def test_16_bit_and_palette_pictures_convert_like_their_8_bit_original(fashion, tmp_path):
+    item = fashion.train.images[0].numpy()
+    eight_bit = to_fashion_mnist(_photo(item, light_background=True, mode="L"))
+    canvas = np.asarray(_photo(item, light_background=True, mode="L"), dtype=np.uint16) * 257
+    sixteen = _png(Image.fromarray(canvas), tmp_path / "deep.png")
+    assert Image.open(sixteen).mode.startswith("I")  # PIL really reads it as 16-bit
+    palette = _png(_photo(item, light_background=True, mode="RGB").convert("P"), tmp_path / "palette.png")
+    for path in (sixteen, palette):
+        assert _similarity(load_image(path), eight_bit) > 0.99, path
+
+
+@pytest.mark.parametrize("colour", [255, 0, 128])
+def test_an_object_on_a_transparent_background_stays_visible_whatever_its_colour(fashion, tmp_path, colour):
+    item = fashion.train.images[0]
+    mask = np.asarray(_photo(item.numpy(), light_background=False, mode="L"))
+    rgba = np.zeros((*mask.shape, 4), np.uint8)
+    rgba[..., :3] = colour  # one flat colour; only the alpha channel draws the object
+    rgba[..., 3] = mask
+    path = _png(Image.fromarray(rgba, "RGBA"), tmp_path / "cutout.png")
+    assert _similarity(load_image(path), item) > 0.9
+
+
+def test_predict_streams_in_chunks_and_flags_a_blank_picture(trained_mlp, fashion, tmp_path):
+    from classicnets.analysis.predict import BLANK, iter_predictions
+
+    paths = [_png(_photo(fashion.test.images[i].numpy(), light_background=True), tmp_path / f"{i}.png")
+             for i in range(4)]
+    paths.append(_png(Image.new("L", (40, 40), 255), tmp_path / "blank.png"))
+    pulled = []
+
+    def source():
+        for path in paths:
+            pulled.append(path)
+            yield path
+
+    stream = iter_predictions(trained_mlp, source(), chunk=2)
+    first = next(stream)
+    assert first.path == paths[0] and len(pulled) == 2  # only the first chunk was read
+    rest = list(stream)
+    assert [r.path for r in rest] == paths[1:]
+    assert all(r.warning is None for r in rest[:-1]) and rest[-1].warning == BLANK
+
+
+def test_predict_output_is_one_unwrapped_line_per_file_with_throughput(trained_mlp, fashion, tmp_path, capsys):
+    long_dir = tmp_path / ("a-rather-long-folder-name-" * 4)
+    long_dir.mkdir()
+    paths = [_png(_photo(fashion.test.images[i].numpy(), light_background=True), long_dir / f"item-{i}.png")
+             for i in range(3)]
+    assert main(["predict", str(trained_mlp.run_dir), *paths]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"{p}: ") for line, p in zip(lines, paths))
+    assert "3 of 3 images classified in" in err and "images/s" in err

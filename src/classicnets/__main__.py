@@ -1,3 +1,3 @@
-from classicnets.cli.main import main
+from classicnets.cli.main import console_main
 
-raise SystemExit(main())
+console_main()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -10,6 +12,7 @@ import torch
 from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.data.images import load_image
 from classicnets.errors import ClassicnetsError, DataError
+from classicnets.numpy_runtime.picture import is_blank
 from classicnets.training.checkpoint import LoadedRun, load_run
 
 
@@ -17,7 +20,12 @@ from classicnets.training.checkpoint import LoadedRun, load_run
 class Prediction:
     path: str
     top: list[tuple[str, float]] = field(default_factory=list)  # (class, probability), best first
-    error: str | None = None
+    error: str | None = None  # the file could not be read; `top` is empty
+    warning: str | None = None  # classified, but the result means little (a blank picture)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"path": self.path, "top": [{"class": c, "probability": p} for c, p in self.top],
+                "error": self.error, "warning": self.warning}
 
 
 @torch.no_grad()
@@ -44,21 +52,35 @@ def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[
     return [[(names[i], float(v)) for v, i in zip(vs, idx)] for vs, idx in zip(values.tolist(), indices.tolist())]
 
 
+BLANK = "nothing in it stands out from its background after conversion: the prediction is a guess"
+
+
+def iter_predictions(run: LoadedRun, paths: Iterable[str | Path], top_k: int = 3,
+                     chunk: int = 256) -> Iterator[Prediction]:
+    """Classify each file, `chunk` files at a time, in order, so that memory stays bounded
+    however many there are; a file that cannot be read gets an error and the others go on."""
+    paths = iter(paths)
+    while batch := list(itertools.islice(paths, chunk)):
+        results: list[Prediction] = []
+        images: list[tuple[int, torch.Tensor]] = []
+        for path in batch:
+            try:
+                image = load_image(path)
+            except DataError as exc:
+                results.append(Prediction(path=str(path), error=str(exc)))
+                continue
+            images.append((len(results), image))
+            results.append(Prediction(path=str(path), warning=BLANK if is_blank(image.numpy()) else None))
+        if images:
+            tops = classify(run, torch.stack([image for _, image in images]), top_k)
+            for (index, _), top in zip(images, tops):
+                results[index].top = top
+        yield from results
+
+
 def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> list[Prediction]:
     """Classify each file; a file that cannot be read gets an error and the others go on."""
-    results: list[Prediction] = []
-    loaded: list[tuple[int, torch.Tensor]] = []
-    for path in paths:
-        try:
-            loaded.append((len(results), load_image(path)))
-            results.append(Prediction(path=str(path)))
-        except DataError as exc:
-            results.append(Prediction(path=str(path), error=str(exc)))
-    if loaded:
-        tops = classify(run, torch.stack([image for _, image in loaded]), top_k)
-        for (index, _), top in zip(loaded, tops):
-            results[index].top = top
-    return results
+    return list(iter_predictions(run, paths, top_k))
 
 
 def predict(run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3) -> list[Prediction]:

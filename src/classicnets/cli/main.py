@@ -1,15 +1,23 @@
 """Entry point: parses the command line and turns user-fixable errors into one line.
 
-Exit status: 0 success, 1 a runtime error (bad data, bad input), 2 a usage error.
+Exit status: 0 success, 1 a runtime error (bad data, bad input, a file that cannot be
+written), 2 a usage error, 130 interrupted (Ctrl-C or SIGTERM).
+
+The command modules (and so PyTorch) are imported inside `main`. An interruption while they
+load ends the process at once with status 130 and nothing on the screen: an exception raised
+inside an import can leave a library half-initialised (numpy then recurses until Python gives
+up) or be swallowed by a library's bare `except`, so nothing is raised there.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
+from types import FrameType
 
 from classicnets import __version__
-from classicnets.cli import data_cmd, experiment_cmds, inspect_cmds, train_cmds
 from classicnets.errors import ClassicnetsError
 
 
@@ -20,6 +28,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from classicnets.cli import data_cmd, experiment_cmds, inspect_cmds, train_cmds
+
     parser = _Parser(prog="classicnets", description="Build, inspect, train and explain the classic "
                      "image-classification networks on Fashion-MNIST.")
     parser.add_argument("--version", action="version", version=f"classicnets {__version__}")
@@ -32,20 +42,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+    os._exit(130)  # start-up: nothing is written yet, and nothing must run in a half-imported library
+
+
+def _terminate(_signum: int, _frame: FrameType | None) -> None:
+    # SIGTERM ends a command the way Ctrl-C does: training saves its checkpoint, anything else stops.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        args = build_parser().parse_args(argv)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, _terminate)
         return int(args.handler(args) or 0)
     except ClassicnetsError as exc:
-        if args.debug:
+        if debug:
             raise
         print(f"classicnets: error: {exc}", file=sys.stderr)
         return 1
+    except OSError as exc:  # the environment, not a bug: a full disk, a missing permission
+        if debug or isinstance(exc, BrokenPipeError):
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"classicnets: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
-        print("classicnets: interrupted", file=sys.stderr)
         return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def console_main() -> None:
+    """The `classicnets` script: `main`, plus a reader that stops early (`| head`) ending quietly."""
+    try:
+        status = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # Python would complain again while flushing stdout at exit: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        status = 141  # 128 + SIGPIPE, as a shell reports it
+    except KeyboardInterrupt:
+        status = 130
+    raise SystemExit(status)
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    console_main()

@@ -4,25 +4,28 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+import time
 from pathlib import Path
 
 from rich.table import Table
 
-from classicnets.analysis.evaluation import evaluate_run
-from classicnets.analysis.predict import predict_files
-from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_int, print_json
+from classicnets.analysis.evaluation import Evaluation, evaluate_run
+from classicnets.analysis.predict import iter_predictions
+from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.models import list_models
 from classicnets.reports.curves import plot_confusion
-from classicnets.training.checkpoint import load_run
+from classicnets.training.checkpoint import LoadedRun, load_run
 from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
-from classicnets.training.loop import read_metrics, resume, run
+from classicnets.training.loop import resume, run
+from classicnets.training.rundir import read_metrics, run_config
 from classicnets.training.recipes import RECIPES, SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
 from classicnets.training.speedrun import speedrun
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
-              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir")
+              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -48,10 +51,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     loaded = load_run(args.run_dir)
     evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args), device=args.device, limit=args.limit)
     out = Path(args.confusion or loaded.run_dir / "confusion.png")
-    plot_confusion(evaluation.confusion, evaluation.class_names, out,
-                   title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
     if args.json:
         print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out)})
+        _plot_confusion(evaluation, loaded, out)
         return 0
     console.print(f"{loaded.meta['model']} from {loaded.run_dir}: test accuracy "
                   f"[bold]{evaluation.accuracy:.4f}[/] on {evaluation.count:,} images")
@@ -63,8 +65,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     for index, (name, row) in enumerate(zip(evaluation.class_names, evaluation.confusion)):
         table.add_row(f"{index} {name}", *(str(v) for v in row), f"{evaluation.per_class_accuracy[index]:.3f}")
     console.print(table)
+    _plot_confusion(evaluation, loaded, out)
     err_console.print(f"wrote {out}")
     return 0
+
+
+def _plot_confusion(evaluation: Evaluation, loaded: LoadedRun, out: Path) -> None:
+    """Drawn after the numbers are printed: a run directory that cannot be written (read-only,
+    full) still gets its accuracy shown before the one-line error."""
+    plot_confusion(evaluation.confusion, evaluation.class_names, out,
+                   title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -73,8 +83,9 @@ def run_show(args: argparse.Namespace) -> int:
     rows = read_metrics(run_dir)
     if not rows:
         raise ClassicnetsError(f"{run_dir} has no metrics.jsonl with an epoch in it: is it a run directory?")
-    config = json.loads((run_dir / "config.json").read_text()).get("config", {}) if (run_dir / "config.json").is_file() else {}
-    table = Table(title=f"{config.get('model', run_dir.name)} ({config.get('recipe', '?')} recipe): {run_dir}")
+    config = run_config(run_dir)
+    title = f"{config.model} ({config.recipe} recipe): {run_dir}" if config else str(run_dir)
+    table = Table(title=title)
     for column in ("epoch", "train loss", "train acc", "test acc"):
         table.add_column(column, justify="right")
     table.add_column("test acc 0..1", no_wrap=True, min_width=20)
@@ -93,24 +104,37 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_predict(args: argparse.Namespace) -> int:
     loaded = load_run(args.run_dir)
-    results = predict_files(loaded, args.images, top_k=args.top)
+    started, count, failed = time.perf_counter(), 0, 0
+    out = sys.stdout
     if args.json:
-        print_json([{"path": r.path, "top": [{"class": c, "probability": p} for c, p in r.top], "error": r.error}
-                    for r in results])
-    else:
-        for r in results:
-            if r.error:
-                err_console.print(f"classicnets: error: {r.error}", markup=False, highlight=False)
-                continue
+        out.write("[")
+    # Printed as they are classified: 10,000 files stream through in bounded memory. Plain
+    # lines, never wrapped: a pipe reads one file per line whatever the names' lengths.
+    for r in iter_predictions(loaded, args.images, top_k=args.top):
+        if args.json:
+            out.write(("\n  " if count == 0 else ",\n  ") + json.dumps(r.to_dict()))
+        elif r.error:
+            err_console.print(f"classicnets: error: {r.error}", markup=False, highlight=False, soft_wrap=True)
+        else:
             ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.top)
-            console.print(f"{r.path}: {ranked}", markup=False, highlight=False)
-    return 1 if any(r.error for r in results) else 0
+            console.print(f"{r.path}: {ranked}", markup=False, highlight=False, soft_wrap=True)
+        if r.warning and not args.json:
+            err_console.print(f"classicnets: warning: {r.path}: {r.warning}", markup=False, highlight=False,
+                              soft_wrap=True)
+        count += 1
+        failed += r.error is not None
+    if args.json:
+        out.write("\n]\n")
+    seconds = time.perf_counter() - started
+    err_console.print(f"{count - failed:,} of {count:,} images classified in {seconds:.1f} s "
+                      f"({(count - failed) / seconds:,.0f} images/s)", markup=False, highlight=False, soft_wrap=True)
+    return 1 if failed else 0
 
 
 def run_speedrun(args: argparse.Namespace) -> int:
     log = log_printer(args.json)
-    result = speedrun(args.model, out=args.out, show_progress=not args.quiet, log=log, epochs=args.epochs,
-                      data_dir=resolve_data_dir(args))
+    result = speedrun(args.model, out=args.out, overwrite=args.overwrite, show_progress=not args.quiet, log=log,
+                      epochs=args.epochs, data_dir=resolve_data_dir(args))
     if args.json:
         print_json({"model": result.model, "test_acc": result.test_acc, "seconds": result.seconds,
                     "device": result.device})
@@ -131,7 +155,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("model", nargs="?", default=SPEEDRUN_MODEL, choices=list_models(), metavar="MODEL",
                    help=f"network (default {SPEEDRUN_MODEL}, {SPEEDRUN_EPOCHS} epochs)")
     p.add_argument("--epochs", type=positive_int, help="override the fast recipe's epochs")
-    p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL, replaced)")
+    p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL-TIMESTAMP)")
+    p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--json", action="store_true", help='print {"model", "test_acc", "seconds", "device"}')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(p)
@@ -150,7 +175,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     g = p.add_argument_group("overrides of the recipe")
     g.add_argument("--epochs", type=positive_int)
-    g.add_argument("--lr", type=float, help="learning rate")
+    g.add_argument("--lr", type=positive_float, help="learning rate")
     g.add_argument("--batch-size", type=positive_int)
     g.add_argument("--resize", type=positive_int, help="side in pixels the images are resized to")
     g.add_argument("--optimizer", choices=OPTIMIZERS)
@@ -168,6 +193,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
                    help="also log to RUN_DIR/tensorboard")
     g.add_argument("--arg", action="append", metavar="KEY=VALUE", help="network builder argument, repeatable")
+    p.add_argument("--save-every", type=positive_float, metavar="SECONDS",
+                   help="write a checkpoint at least this often within an epoch (default 300); every epoch's end "
+                        "has one, and Ctrl-C saves one at the current step")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(p)

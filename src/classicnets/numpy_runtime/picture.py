@@ -3,9 +3,13 @@
 
 Fashion-MNIST items are light on a black background, trimmed to the object and scaled so
 the longest side fills the 28x28 frame. A photo of a shirt on a white table is the opposite
-polarity and has margins: it is converted to grayscale (transparent pixels become white
-first), inverted when its border is light, cropped to the object, padded to a square and
-resized to 28x28.
+polarity and has margins: it is converted to grayscale, inverted when its border is light,
+cropped to the object, padded to a square and resized to 28x28.
+
+Every mode PIL reads is converted faithfully: 16-bit and 32-bit grayscale are scaled, not
+clipped, to 8 bits; palette images go through their palette. A transparent background is
+filled with the shade farthest from the object's own (black behind a light object, white
+behind a dark one), so the object stays visible whatever its colour.
 """
 
 from __future__ import annotations
@@ -22,13 +26,40 @@ IMAGE_SIZE = FASHION_MNIST.native_size
 _FOREGROUND = 40  # gray level (after polarity fix) above which a pixel belongs to the object
 
 
+def is_blank(array: np.ndarray) -> bool:
+    """True when no pixel of a converted picture stands out from its background."""
+    return int(array.max(initial=0)) <= _FOREGROUND
+
+
+def grayscale(image: Image.Image) -> np.ndarray:
+    """Any PIL image -> float32 gray levels on the 0..255 scale, transparency composited."""
+    if image.mode == "P":  # through the palette (and its transparent entry, if any)
+        image = image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        peak = values.max(initial=0)
+        if image.mode.startswith("I;16") or (image.mode == "I" and peak > 255):
+            top = 65535.0  # 16-bit samples (PIL reads some 16-bit files as 32-bit "I")
+        else:
+            top = 1.0 if image.mode == "F" and peak <= 1.0 else 255.0
+        return np.clip(values * (255.0 / top), 0, 255).astype(np.float32)
+    alpha = None
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"), dtype=np.float32) / 255.0
+        image = rgba.convert("RGB")
+    gray = np.asarray(image.convert("L"), dtype=np.float32)
+    if alpha is None or alpha.min() == 1.0:
+        return gray
+    weight = alpha.sum()
+    object_level = float((gray * alpha).sum() / weight) if weight else 0.0
+    background = 0.0 if object_level > 127.5 else 255.0
+    return gray * alpha + background * (1.0 - alpha)
+
+
 def picture_array(image: Image.Image) -> np.ndarray:
     """A PIL image of any size and mode -> uint8 array (28, 28), light object on black."""
-    if image.mode in ("RGBA", "LA", "P"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        image = Image.alpha_composite(background, rgba)
-    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    gray = np.rint(grayscale(image)).astype(np.uint8)
     height, width = gray.shape
     frame = max(1, min(height, width) // 20)
     border = np.concatenate([gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()])

@@ -5,6 +5,7 @@ make a resumed run continue exactly where the interrupted one stopped."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from classicnets.errors import ClassicnetsError
-from classicnets.fileio import atomic_path
+from classicnets.fileio import WriteError, atomic_path
 from classicnets.inputs import InputSpec
 from classicnets.models.registry import create_model_for_input
 
@@ -56,14 +57,26 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
+def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(tensors):
+        tensor = tensors[key].detach().contiguous().cpu()
+        digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    return digest.hexdigest()
+
+
 def save_checkpoint(
     path: Path,
     model: nn.Module,
     meta: dict[str, Any],
     *,
     optimizer: torch.optim.Optimizer | None = None,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write weights (+ optimizer and RNG state when `optimizer` is given) atomically."""
+    """Write weights (+ optimizer and RNG state when `optimizer` is given, + `extra` tensors)
+    atomically, with a checksum of every tensor that `read_checkpoint` verifies."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     meta = {**meta, "format": FORMAT_VERSION}
     if optimizer is not None:
@@ -73,8 +86,13 @@ def save_checkpoint(
         if torch.cuda.is_available():
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         meta["optimizer"] = optim_meta
+    tensors.update({k: v.detach().contiguous().cpu() for k, v in (extra or {}).items()})
+    meta["sha256"] = tensors_sha256(tensors)
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+        try:
+            save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
+        except SafetensorError as exc:  # safetensors reports a full disk as its own error
+            raise WriteError(path, exc) from None
 
 
 def read_checkpoint(path: str | Path) -> Checkpoint:
@@ -104,6 +122,10 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         InputSpec.from_dict(meta.get("input") or {})
     except ClassicnetsError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
+    # Checkpoints written before checksums existed have none; every later one is verified.
+    if "sha256" in meta and tensors_sha256(tensors) != meta["sha256"]:
+        raise CheckpointError(f"{path} is damaged: its tensors do not match the checksum written with them "
+                              "(bytes changed on disk or in a copy); use another copy or checkpoint")
     return Checkpoint(meta=meta, tensors=tensors)
 
 
@@ -127,12 +149,21 @@ def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn
     its weights (strictly)."""
     model = create_model_for_input(checkpoint.meta["model"], checkpoint.input.resize,
                                    **checkpoint.meta.get("model_args", {}))
+    load_weights(model, checkpoint, source)
+    return model
+
+
+def load_weights(model: nn.Module, checkpoint: Checkpoint, source: str | Path = "checkpoint") -> None:
+    """Load the checkpoint's weights into `model` (strictly, onto the model's device), or a clear
+    error when they belong to another network."""
+    device = next(iter(model.state_dict().values())).device
+    name = getattr(model, "model_name", type(model).__name__)
     try:
-        model.load_state_dict(checkpoint.prefixed("model."), strict=True)
+        model.load_state_dict({k: v.to(device) for k, v in checkpoint.prefixed("model.").items()}, strict=True)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0]
-        raise CheckpointError(f"{source}: its weights do not fit {checkpoint.meta['model']}: {first}") from None
-    return model
+        raise CheckpointError(f"{source}: its weights (from {checkpoint.meta.get('model')}) do not fit {name}: "
+                              f"{first}") from None
 
 
 def restore_training_state(checkpoint: Checkpoint, optimizer: torch.optim.Optimizer, device: torch.device) -> None:

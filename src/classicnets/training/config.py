@@ -4,6 +4,7 @@ so that the run can be repeated or resumed from that file alone."""
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,14 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmspro
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 LOSSES = ("cross_entropy", "nll", "bce")
 INITS = ("xavier", "default", "kaiming")
+# The book's largest input is 224 px; beyond this a "size" is a typo, and would ask for
+# terabytes (AlexNet's classifier grows with the square of the side).
+MAX_RESIZE = 2048
+MAX_SEED = 2**32 - 1  # numpy's and most tools' seed range; (seed, epoch) pairs stay within 64 bits
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),),
+    "dict[str, Any]": (dict,),
+}
 
 
 @dataclass
@@ -47,10 +56,11 @@ class TrainConfig:
     eval_batch_size: int | None = None  # None: twice the training batch
     data_dir: str | None = None
     tensorboard: bool = False
+    save_every: float = 300.0  # seconds of training between mid-epoch checkpoints (every epoch's end has one)
 
     def __post_init__(self) -> None:
         # The input size has one owner, `resize`: `--arg input_size=N` is another way to say it.
-        side = self.model_args.get("input_size")
+        side = self.model_args.get("input_size") if isinstance(self.model_args, dict) else None
         if side is not None:
             if self.resize is not None and self.resize != side:
                 raise ClassicnetsError(f"--arg input_size={side} and --resize {self.resize} disagree: "
@@ -67,6 +77,14 @@ class TrainConfig:
         def bad(name: str, value: object, expected: str) -> ClassicnetsError:
             return ClassicnetsError(f"--{name.replace('_', '-')} {value!r}: expected {expected}")
 
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            allowed = tuple(t for part in str(f.type).split("|") for t in _FIELD_TYPES[part.strip()])
+            if not isinstance(value, allowed) or (isinstance(value, bool) and bool not in allowed):
+                raise bad(f.name, value, f"a value of type {f.type}")
+            if isinstance(value, float) and not math.isfinite(value):
+                raise bad(f.name, value, "a finite number")
+
         for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
                               ("init", INITS), ("dataset", DATASETS)):
             if getattr(self, name) not in choices:
@@ -78,8 +96,10 @@ class TrainConfig:
             raise bad("lr", self.lr, "a positive learning rate")
         if self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ClassicnetsError("weight decay must be >= 0 and label smoothing in [0, 1)")
-        if self.resize is not None and self.resize < 1:
-            raise bad("resize", self.resize, "a positive number of pixels")
+        if self.resize is not None and not 1 <= self.resize <= MAX_RESIZE:
+            raise bad("resize", self.resize, f"a side from 1 to {MAX_RESIZE} pixels (the book's largest is 224)")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise bad("seed", self.seed, f"an integer from 0 to {MAX_SEED}")
         native = DATASETS[self.dataset].native_size
         if not DATASETS[self.dataset].images and self.resize not in (None, native):
             raise bad("resize", self.resize, f"nothing: {self.model} trains on {self.dataset}'s fixed {native}x{native} images")
@@ -87,6 +107,8 @@ class TrainConfig:
             raise bad("limit", self.limit, "a positive number of examples")
         if self.std <= 0:
             raise bad("std", self.std, "a positive standard deviation")
+        if not self.save_every > 0:
+            raise bad("save_every", self.save_every, "a positive number of seconds")
         if self.val_size < 0:
             raise bad("val_size", self.val_size, "a number of examples >= 0")
         return self

@@ -36,19 +36,20 @@ from classicnets.fileio import write_text_atomic
 from classicnets.inputs import TOY_4X4
 from classicnets.models import create_model_for_input, get_model_config, init_book_weights, init_kaiming_weights
 from classicnets.reports.curves import plot_curves
-from classicnets.training.checkpoint import Checkpoint, read_checkpoint, restore_training_state, save_checkpoint
+from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_weights, read_checkpoint,
+                                            restore_training_state, save_checkpoint)
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import autocast, resolve_device, use_channels_last
+from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
-from classicnets.training.step import Batches, TrainingParts, train_step
+from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, RUN_FILES, append_metrics, check_not_a_file,
+                                        claim, read_metrics, refuse_to_replace, run_config, write_metrics)
+from classicnets.training.step import Batches, TrainingParts, scheduled_lr, train_step
+from classicnets.training.stopping import LossWatch, StopRequest, TrainingInterrupted, diverged
 
 _CHECK_EVERY = 50  # batches between finite-loss checks (each one is a host synchronisation)
-_WRITE_EVERY_S = 1.0  # at most one checkpoint/plot per second: seed 003's toy run has 2,000 epochs
-
-
-class TrainingDiverged(ClassicnetsError):
-    """The loss became NaN or infinite."""
+_WRITE_EVERY_S = 1.0  # at most one plot and log line per second: seed 003's toy run has 2,000 epochs
 
 
 @dataclass
@@ -169,8 +170,8 @@ def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
 class _Throttle:
     """True at most once per `interval` seconds, and always when forced."""
 
-    def __init__(self, interval: float) -> None:
-        self.interval, self.last = interval, -math.inf
+    def __init__(self, interval: float, start_now: bool = False) -> None:
+        self.interval, self.last = interval, time.monotonic() if start_now else -math.inf
 
     def __call__(self, force: bool = False) -> bool:
         now = time.monotonic()
@@ -183,8 +184,10 @@ class _Throttle:
 def build_training(config: TrainConfig, device: torch.device, show_progress: bool = True) -> TrainingParts:
     """Seed, build and initialise the network on `device` in its layout, with its optimizer,
     loss and batches: the set-up of `run`, shared with the benchmarks."""
+    spec = config.input_spec()
+    check_fits(config.model, spec, config.model_args, config.batch_size, device)
     torch.manual_seed(config.seed)
-    model = create_model_for_input(config.model, config.input_spec().resize, **config.model_args)
+    model = create_model_for_input(config.model, spec.resize, **config.model_args)
     if config.init == "xavier":
         init_book_weights(model)
     elif config.init == "kaiming":
@@ -207,20 +210,45 @@ def _model_meta(config: TrainConfig, epoch: int, step: int, metrics: dict[str, A
     }
 
 
-def _write_metrics(path: Path, metrics: list[dict[str, Any]]) -> None:
-    write_text_atomic(path, "".join(json.dumps(m) + "\n" for m in metrics))
+@dataclass
+class _Position:
+    """Where a run stands: epochs finished, batches done in the next one, and that epoch's
+    running sums, which a mid-epoch checkpoint carries so that a resumed epoch ends exactly as
+    an uninterrupted one."""
 
+    epoch: int
+    batch: int
+    step: int
+    loss_sum: torch.Tensor
+    correct: torch.Tensor
+    seen: int = 0
+    train_seconds: float = 0.0
 
-def read_metrics(run_dir: Path, up_to_epoch: int | None = None) -> list[dict[str, Any]]:
-    """The per-epoch rows of a run's metrics.jsonl (those up to `up_to_epoch`, if given)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.exists():
-        return []
-    try:
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise ClassicnetsError(f"{path} is damaged ({exc})") from None
-    return [row for row in rows if up_to_epoch is None or row["epoch"] <= up_to_epoch]
+    @classmethod
+    def start(cls, epoch: int, step: int, device: torch.device) -> "_Position":
+        return cls(epoch=epoch, batch=0, step=step, loss_sum=torch.zeros((), device=device),
+                   correct=torch.zeros((), device=device, dtype=torch.long))
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device) -> "_Position":
+        meta = checkpoint.meta
+        position = cls.start(int(meta["epoch"]), int(meta["step"]), device)
+        partial = meta.get("partial")
+        if partial and int(meta.get("batch", 0)):
+            position.batch, position.seen = int(meta["batch"]), int(partial["seen"])
+            position.train_seconds = float(partial["train_seconds"])
+            position.loss_sum = checkpoint.tensors["partial.loss_sum"].to(device)
+            position.correct = checkpoint.tensors["partial.correct"].to(device)
+        return position
+
+    def where(self) -> str:
+        return f"epoch {self.epoch + 1}, batch {self.batch}" if self.batch else f"the end of epoch {self.epoch}"
+
+    def meta(self) -> dict[str, Any]:
+        return {"batch": self.batch, "partial": {"seen": self.seen, "train_seconds": self.train_seconds}}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {"partial.loss_sum": self.loss_sum, "partial.correct": self.correct}
 
 
 def run(
@@ -236,11 +264,14 @@ def run(
 ) -> RunResult:
     """Train `config` into the run directory `out` (or continue from `checkpoint` there).
 
-    A directory that already holds a run is refused unless `overwrite`: its checkpoints
-    might be the only copy of hours of training.
+    A directory that already holds trained weights is refused unless `overwrite`: its
+    checkpoints might be the only copy of hours of training. One process at a time writes a
+    run directory (`rundir.claim`).
 
+    A checkpoint is written at every epoch's end and every `config.save_every` seconds within
+    an epoch; Ctrl-C or SIGTERM saves one at the current step and raises TrainingInterrupted.
     `stop_after_epoch` ends this invocation after that epoch, checkpoint written, as an
-    interruption would; `resume` continues it.
+    interruption would; `resume` continues either.
 
     `on_epoch_end(epoch, model, parts)` may add measurements to the epoch's metrics row (the
     BatchNorm lab does); it must leave the model, the optimizer and the global RNG untouched,
@@ -251,72 +282,112 @@ def run(
     device = resolve_device(config.device)
     writer_class = _tensorboard_writer_class() if config.tensorboard else None  # fail before writing anything
     run_dir = Path(out) if out is not None else default_run_dir(config.model)
-    if checkpoint is None and (run_dir / "config.json").exists() and not overwrite:
-        raise ClassicnetsError(
-            f"{run_dir} already holds a run: continue it with --resume {run_dir}, choose another --out, "
-            "or pass --overwrite to replace it"
-        )
+    if checkpoint is None and not overwrite:
+        refuse_to_replace(run_dir)
+    check_not_a_file(run_dir)
     parts = build_training(config, device, show_progress)  # a network or data problem stops here, before any write
-    run_dir.mkdir(parents=True, exist_ok=True)
+    with claim(run_dir):
+        if checkpoint is None:
+            if not overwrite:
+                refuse_to_replace(run_dir)  # again, now that no other process can be writing it
+            for name in RUN_FILES:
+                (run_dir / name).unlink(missing_ok=True)
+            write_text_atomic(run_dir / CONFIG, json.dumps(
+                {"config": config.to_dict(), "environment": environment(device), "command": sys.argv}, indent=2))
+            position, metrics, watch = _Position.start(0, 0, device), [], LossWatch()
+        else:
+            load_weights(parts.model, checkpoint, run_dir / LAST)
+            restore_training_state(checkpoint, parts.optimizer, device)
+            position = _Position.from_checkpoint(checkpoint, device)
+            metrics = _checkpointed_metrics(run_dir, checkpoint)
+            watch = LossWatch.from_state(checkpoint.meta.get("loss_watch"))
+            log(f"resuming {run_dir} from {position.where()} of {config.epochs}")
+        return _train(parts, run_dir, position, metrics, watch, started=started, show_progress=show_progress,
+                      log=log, stop_after_epoch=stop_after_epoch, on_epoch_end=on_epoch_end, writer_class=writer_class)
+
+
+def _checkpointed_metrics(run_dir: Path, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+    """The metrics rows the checkpoint covers; metrics.jsonl is rewritten to exactly those."""
+    rows = read_metrics(run_dir)
+    count = int(checkpoint.meta.get("metrics_rows", checkpoint.meta["epoch"]))
+    if len(rows) < count:
+        raise CheckpointError(f"{run_dir / METRICS} has {len(rows)} rows but the checkpoint was written after "
+                              f"{count}: the file was changed by hand; start the run again")
+    write_metrics(run_dir, rows[:count])
+    return rows[:count]
+
+
+def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: list[dict[str, Any]],
+           watch: LossWatch, *, started: float, show_progress: bool, log: Callable[[str], None],
+           stop_after_epoch: int | None, writer_class: Any,
+           on_epoch_end: Callable[[int, nn.Module, TrainingParts], dict[str, Any]] | None) -> RunResult:
+    config, device = parts.config, parts.device
     model, optimizer, step_model = parts.model, parts.optimizer, parts.step_model
     train_batches, test_batches = parts.train_batches, parts.test_batches
-
-    start_epoch, step, metrics = 0, 0, []
-    if checkpoint is not None:
-        model.load_state_dict({k: v.to(device) for k, v in checkpoint.prefixed("model.").items()})
-        restore_training_state(checkpoint, optimizer, device)
-        start_epoch, step = int(checkpoint.meta["epoch"]), int(checkpoint.meta["step"])
-        metrics = read_metrics(run_dir, start_epoch)
-        log(f"resuming {run_dir} after epoch {start_epoch} of {config.epochs}")
-    else:
-        for stale in ("metrics.jsonl", "last.safetensors", "model.safetensors", "curves.png", "confusion.png"):
-            (run_dir / stale).unlink(missing_ok=True)
-        write_text_atomic(run_dir / "config.json", json.dumps(
-            {"config": config.to_dict(), "environment": environment(device), "command": sys.argv}, indent=2))
 
     # Check the input once, before any step: a wrong size is one clear line, not a trace from compile.
     example, _ = next(train_batches.iter_epoch(0))
     model.check_input(example)
     writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None else None
 
-    throttle = _Throttle(_WRITE_EVERY_S)
+    saved: list[str] = []  # where the last checkpoint is, for messages
+    if (run_dir / LAST).is_file():
+        saved.append(f"{run_dir / LAST} ({position.where()})")
+
+    def save(row: dict[str, Any] | None) -> None:
+        meta = {**_model_meta(config, position.epoch, position.step, row), **position.meta(),
+                "metrics_rows": len(metrics), "loss_watch": watch.state()}
+        save_checkpoint(run_dir / LAST, model, meta, optimizer=optimizer, extra=position.tensors())
+        saved[:] = [f"{run_dir / LAST} ({position.where()})"]
+
+    display, save_timer = _Throttle(_WRITE_EVERY_S), _Throttle(config.save_every, start_now=True)
     train_seconds = sum(m["train_seconds"] for m in metrics)
     trained_examples = sum(m["train_examples"] for m in metrics)
-    if show_progress and start_epoch == 0:
+    if show_progress and position.step == 0:
         log(f"training {config.model} ({config.recipe} recipe) on {device}: {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run_dir}")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(stderr=True), transient=True, disable=not show_progress)
+    lr = scheduled_lr(parts, max(position.step - 1, 0))
+    stop = StopRequest()
     try:
-        with progress:
-            for epoch in range(start_epoch, config.epochs):
-                epoch_start = time.perf_counter()
-                task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_batches))
+        with progress, stop:
+            while position.epoch < config.epochs:
+                epoch = position.epoch
+                resumed_seconds, epoch_start = position.train_seconds, time.perf_counter()
+                task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_batches),
+                                         completed=position.batch)
                 model.train()
-                loss_sum = torch.zeros((), device=device)
-                correct = torch.zeros((), device=device, dtype=torch.long)
-                seen = 0
-                for index, (x, y) in enumerate(train_batches.iter_epoch(epoch)):
-                    out, loss, lr = train_step(parts, x, y, step)
-                    step += 1
-                    seen += y.shape[0]
-                    loss_sum += loss * y.shape[0]
-                    correct += (predicted_labels(out) == true_labels(y)).sum()
-                    if (index + 1) % _CHECK_EVERY == 0:
-                        _check_finite(loss_sum, epoch, index, lr, run_dir, start_epoch, metrics)
+                watch.start_epoch(float(position.loss_sum), position.seen)
+                for x, y in train_batches.iter_epoch(epoch, position.batch):
+                    out, loss, lr = train_step(parts, x, y, position.step)
+                    position.step += 1
+                    position.batch += 1
+                    position.seen += y.shape[0]
+                    position.loss_sum += loss * y.shape[0]
+                    position.correct += (predicted_labels(out) == true_labels(y)).sum()
+                    if position.batch % _CHECK_EVERY == 0:
+                        _watch(watch, position, lr, saved)
                         progress.update(task, description=f"epoch {epoch + 1}/{config.epochs} "
-                                                          f"loss {float(loss_sum) / seen:.3f}")
+                                                          f"loss {float(position.loss_sum) / position.seen:.3f}")
                     progress.advance(task)
-                _check_finite(loss_sum, epoch, len(train_batches) - 1, lr, run_dir, start_epoch, metrics)
+                    if stop.requested or save_timer():
+                        position.train_seconds = resumed_seconds + time.perf_counter() - epoch_start
+                        save(None)
+                        if stop.requested:
+                            raise _interrupted(stop, run_dir, saved, log)
+                _watch(watch, position, lr, saved)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
-                epoch_train_seconds = time.perf_counter() - epoch_start
+                epoch_train_seconds = resumed_seconds + time.perf_counter() - epoch_start
                 test_acc = accuracy(step_model, test_batches, device)
                 progress.remove_task(task)
+                seen = position.seen
                 row = {
-                    "epoch": epoch + 1, "train_loss": float(loss_sum) / seen, "train_acc": int(correct) / seen,
-                    "test_acc": test_acc, "examples_per_sec": seen / epoch_train_seconds,
-                    "seconds": time.perf_counter() - epoch_start, "lr": lr,
+                    "epoch": epoch + 1, "train_loss": float(position.loss_sum) / seen,
+                    "train_acc": int(position.correct) / seen, "test_acc": test_acc,
+                    "examples_per_sec": seen / epoch_train_seconds,
+                    "seconds": resumed_seconds + time.perf_counter() - epoch_start, "lr": lr,
                     "train_seconds": epoch_train_seconds, "train_examples": seen,
                     "elapsed": time.perf_counter() - started,  # wall time of this invocation so far
                 }
@@ -325,11 +396,13 @@ def run(
                 metrics.append(row)
                 train_seconds += epoch_train_seconds
                 trained_examples += seen
-                last = epoch + 1 == config.epochs or epoch + 1 == stop_after_epoch
-                if throttle(force=last):
-                    save_checkpoint(run_dir / "last.safetensors", model,
-                                    _model_meta(config, epoch + 1, step, row), optimizer=optimizer)
-                    _write_metrics(run_dir / "metrics.jsonl", metrics)
+                # The row first, then the checkpoint that counts it: consistent after a kill at any instant.
+                append_metrics(run_dir, row)
+                position = _Position.start(epoch + 1, position.step, device)
+                save(row)
+                save_timer(force=True)
+                last = epoch + 1 == config.epochs or epoch + 1 == stop_after_epoch or stop.requested
+                if display(force=last):
                     plot_curves(metrics, run_dir / "curves.png", title=f"{config.model} ({config.recipe} recipe)")
                     log(f"epoch {epoch + 1:>3}/{config.epochs}: loss {row['train_loss']:.3f}, train acc "
                         f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}, "
@@ -337,11 +410,16 @@ def run(
                 if writer is not None:
                     for key in ("train_loss", "train_acc", "test_acc", "examples_per_sec", "lr"):
                         writer.add_scalar(key, row[key], epoch + 1)
+                if stop.requested:
+                    raise _interrupted(stop, run_dir, saved, log)
                 if epoch + 1 == stop_after_epoch:
                     break
+    except TrainingInterrupted:
+        raise
     except KeyboardInterrupt:
-        log(f"interrupted; the last complete checkpoint is in {run_dir}: "
-            f"continue with `classicnets train --resume {run_dir}`")
+        # A second Ctrl-C, or one outside the main thread: the step in progress is lost.
+        log(f"interrupted; the last checkpoint is {saved[0]}: continue with `classicnets train --resume {run_dir}`"
+            if saved else "interrupted before the first checkpoint: nothing to resume")
         raise
     finally:
         if writer is not None:
@@ -350,7 +428,7 @@ def run(
     examples_per_sec = trained_examples / train_seconds if train_seconds else 0.0
     finished = bool(metrics) and metrics[-1]["epoch"] == config.epochs
     if finished:
-        save_checkpoint(run_dir / "model.safetensors", model, _model_meta(config, config.epochs, step, metrics[-1]))
+        save_checkpoint(run_dir / FINAL, model, _model_meta(config, config.epochs, position.step, metrics[-1]))
         final = metrics[-1]
         # d2l's closing lines, as train_ch6 prints them.
         log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
@@ -360,18 +438,17 @@ def run(
                      examples_per_sec=examples_per_sec, seconds=time.perf_counter() - started)
 
 
-def _check_finite(loss_sum: torch.Tensor, epoch: int, index: int, lr: float, run_dir: Path,
-                  start_epoch: int, metrics: list[dict[str, Any]]) -> None:
-    value = float(loss_sum)
-    if math.isfinite(value):
-        return
-    good = run_dir / "last.safetensors"
-    where = (f"the last good checkpoint is {good} (epoch {metrics[-1]['epoch']})" if metrics and good.exists()
-             else "no checkpoint was written before it")
-    raise TrainingDiverged(
-        f"the training loss became {value} in epoch {epoch + 1} (by batch {index + 1}); {where}. "
-        f"The learning rate ({lr:g}) is probably too high for this network: try --lr {lr / 10:g}"
-    )
+def _watch(watch: LossWatch, position: _Position, lr: float, saved: list[str]) -> None:
+    problem = watch.check(position.loss_sum, position.seen)
+    if problem:
+        raise diverged(problem, f"epoch {position.epoch + 1} (by batch {position.batch})", lr,
+                       saved[0] if saved else None)
+
+
+def _interrupted(stop: StopRequest, run_dir: Path, saved: list[str], log: Callable[[str], None]) -> TrainingInterrupted:
+    message = f"{stop.signal}: saved a checkpoint, {saved[0]}; continue with `classicnets train --resume {run_dir}`"
+    log(message)
+    return TrainingInterrupted(message)
 
 
 def _tensorboard_writer_class() -> Any:
@@ -401,18 +478,23 @@ def train(model: str = "lenet", *, recipe: str = "book", out: str | Path | None 
 
 def resume(run_dir: str | Path, *, show_progress: bool = True, log: Callable[[str], None] = print,
            stop_after_epoch: int | None = None) -> RunResult:
-    """Continue an interrupted run from its last complete checkpoint."""
+    """Continue a run from its last checkpoint (mid-epoch included); one that was stopped before
+    its first checkpoint starts again from its config.json."""
     run_dir = Path(run_dir)
-    config_path = run_dir / "config.json"
-    if not config_path.is_file():
-        raise ClassicnetsError(f"{run_dir} is not a run directory (no config.json)")
-    try:
-        config = TrainConfig.from_dict(json.loads(config_path.read_text())["config"])
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ClassicnetsError(f"{config_path} is damaged ({exc}); start a new run") from None
-    last = run_dir / "last.safetensors"
-    if not last.is_file():
-        raise ClassicnetsError(f"{run_dir} has no checkpoint yet (last.safetensors): start the run again")
-    checkpoint = read_checkpoint(last)
-    return run(config, out=run_dir, checkpoint=checkpoint, show_progress=show_progress, log=log,
-               stop_after_epoch=stop_after_epoch)
+    not_a_run = ClassicnetsError(f"{run_dir} is not a run directory (no {CONFIG})")
+    if not (run_dir / CONFIG).is_file():
+        raise not_a_run  # before claiming it, which would create the directory
+    with claim(run_dir):
+        config = run_config(run_dir)
+        if config is None:
+            raise not_a_run
+        if not (run_dir / LAST).is_file():
+            log(f"{run_dir} has no checkpoint yet: starting it from the beginning")
+            return run(config, out=run_dir, overwrite=True, show_progress=show_progress, log=log,
+                       stop_after_epoch=stop_after_epoch)
+        checkpoint = read_checkpoint(run_dir / LAST)
+        if checkpoint.meta["model"] != config.model:
+            raise CheckpointError(f"{run_dir / LAST} holds {checkpoint.meta['model']} weights but {run_dir / CONFIG} "
+                                  f"trains {config.model}: the files come from different runs")
+        return run(config, out=run_dir, checkpoint=checkpoint, show_progress=show_progress, log=log,
+                   stop_after_epoch=stop_after_epoch)

@@ -11,7 +11,7 @@ from typing import Any
 
 from torch import nn
 
-from classicnets.training.loop import TrainingParts, run
+from classicnets.training.loop import TrainingParts, default_run_dir, run
 from classicnets.training.recipes import SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
@@ -34,8 +34,8 @@ class SpeedrunResult:
                 "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to, "curve": self.curve}
 
 
-def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, show_progress: bool = False,
-             log: Any = print, **overrides: Any) -> SpeedrunResult:
+def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, overwrite: bool = False,
+             show_progress: bool = False, log: Any = print, **overrides: Any) -> SpeedrunResult:
     """Train `model` with its fast recipe (plus `overrides`) from a cold start; the default
     network trains for SPEEDRUN_EPOCHS epochs unless `epochs` is given."""
     started = time.perf_counter()
@@ -46,8 +46,8 @@ def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, show
     def wall_clock(_epoch: int, _model: nn.Module, _parts: TrainingParts) -> dict[str, float]:
         return {"wall_seconds": time.perf_counter() - started}
 
-    result = run(config, out=out or Path("runs") / f"speedrun-{model}", overwrite=True, show_progress=show_progress,
-                 log=log, on_epoch_end=wall_clock)
+    result = run(config, out=out or default_run_dir(f"speedrun-{model}"), overwrite=overwrite,
+                 show_progress=show_progress, log=log, on_epoch_end=wall_clock)
     seconds = time.perf_counter() - started
     curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
     time_to = {f"{t:.2f}": next((c["wall_seconds"] for c in curve if c["test_acc"] >= t), None) for t in THRESHOLDS}

@@ -37,11 +37,16 @@ class TrainingParts:
     total_steps: int  # the schedule's length: epochs x batches per epoch
 
 
+def scheduled_lr(parts: TrainingParts, step: int) -> float:
+    """The learning rate of step `step` (0-based) under the run's schedule."""
+    return parts.config.lr * lr_factor(parts.config, step, parts.total_steps)
+
+
 def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Step `step` (0-based) on the batch (x, y): set the scheduled learning rate, forward under
     autocast, loss, backward, optimizer step. Returns (output, loss) detached, without a host
     synchronisation, and the learning rate used."""
-    lr = parts.config.lr * lr_factor(parts.config, step, parts.total_steps)
+    lr = scheduled_lr(parts, step)
     set_lr(parts.optimizer, lr)
     with autocast(parts.device):
         out = parts.step_model(x)

@@ -1,0 +1,182 @@
+"""A run directory and who may write it.
+
+One process writes a run directory at a time: `claim` takes an exclusive lock on its `.lock`
+file for as long as the run lasts, and the operating system releases it when the process ends,
+however it ends (kill -9 included), so a lock never outlives its holder. A second training,
+resume or speedrun into a directory in use is refused with the holder's process id.
+
+What a run directory holds, and so what a new run would replace, is decided here too: weights
+(`last.safetensors`, `model.safetensors`) are hours of work and are never replaced without
+`--overwrite`; a `config.json` alone (a run killed before its first checkpoint) is nothing to
+lose.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import math
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from classicnets.errors import ClassicnetsError
+from classicnets.fileio import WriteError, stale_temporaries, write_text_atomic
+from classicnets.training.config import TrainConfig
+
+LOCK_FILE = ".lock"
+CONFIG, METRICS, LAST, FINAL = "config.json", "metrics.jsonl", "last.safetensors", "model.safetensors"
+# What a fresh run writes; replaced when a run starts over in the same directory.
+RUN_FILES = (CONFIG, METRICS, LAST, FINAL, "curves.png", "confusion.png")
+
+_held: dict[Path, int] = {}  # directories this process holds -> nesting depth (resume claims, then run)
+
+
+class RunInUse(ClassicnetsError):
+    """Another process is writing the run directory."""
+
+
+def check_not_a_file(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise ClassicnetsError(f"{run_dir} is a file, not a run directory: choose another --out")
+
+
+def has_weights(run_dir: Path) -> bool:
+    return (run_dir / LAST).is_file() or (run_dir / FINAL).is_file()
+
+
+def refuse_to_replace(run_dir: Path) -> None:
+    """The error for a fresh run into a directory whose trained weights it would replace."""
+    check_not_a_file(run_dir)
+    if has_weights(run_dir):
+        raise ClassicnetsError(
+            f"{run_dir} already holds a run: continue it with --resume {run_dir}, choose another --out, "
+            "or pass --overwrite to replace it"
+        )
+
+
+@contextlib.contextmanager
+def claim(run_dir: Path) -> Iterator[bool]:
+    """Create (if needed) and lock `run_dir` for this process; yields whether this call created
+    it. If the body fails and this call created the directory, and no checkpoint was written
+    into it, the directory is removed: a failed start leaves nothing behind. Stale temporary
+    files of killed writers are removed once the lock is held."""
+    run_dir = Path(run_dir)
+    check_not_a_file(run_dir)
+    key = run_dir.resolve()
+    if key in _held:
+        _held[key] += 1
+        try:
+            yield False
+        finally:
+            _held[key] -= 1
+        return
+    created = not run_dir.exists()
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        check_not_a_file(run_dir)
+        raise
+    fd = _lock(run_dir)
+    _held[key] = 1
+    try:
+        for stale in stale_temporaries(run_dir):
+            stale.unlink(missing_ok=True)
+        yield created
+    except BaseException:
+        if created and not has_weights(run_dir):
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    finally:
+        del _held[key]
+        os.close(fd)  # releases the lock
+
+
+def _lock(run_dir: Path) -> int:
+    path = run_dir / LOCK_FILE
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise RunInUse(f"{run_dir} is in use by another classicnets process (pid {holder}): wait for it to end, "
+                       "or choose another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+# --- metrics.jsonl: one JSON row per finished epoch ---------------------------------------------
+# Rows are appended before the epoch's checkpoint is written, and the checkpoint records how
+# many rows it covers; a resume keeps exactly those. So after a kill at any instant the file
+# holds every row the checkpoint knows of, and a row written after it (or torn by the kill) is
+# dropped and its epoch trained again, to the same values.
+
+_ROW_NUMBERS = ("train_loss", "train_acc", "test_acc", "examples_per_sec", "seconds")
+
+
+def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
+    """The rows of a run's metrics.jsonl, each checked; a last line torn by a kill is left out."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return []
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.split("\n")
+    complete = lines[:-1]  # the text after the last newline is a row whose write did not finish
+    rows = []
+    for number, line in enumerate(complete, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ClassicnetsError(f"{path}, line {number} is damaged ({exc})") from None
+        problem = _row_problem(row, len(rows) + 1)
+        if problem:
+            raise ClassicnetsError(f"{path}, line {number}: {problem}")
+        rows.append(row)
+    return rows
+
+
+def _row_problem(row: object, epoch: int) -> str | None:
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    if row.get("epoch") != epoch:
+        return f"epoch {row.get('epoch')!r} where epoch {epoch} was expected"
+    for key in _ROW_NUMBERS:
+        value = row.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"{key} is {value!r}, not a number" if key in row else f"it lacks {key}"
+    return None
+
+
+def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
+    """Add one row and flush it to disk (before the checkpoint that counts it is written)."""
+    path = Path(run_dir) / METRICS
+    try:
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(row) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise WriteError(path, exc) from None
+
+
+def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
+    """Replace metrics.jsonl with `rows`, atomically."""
+    write_text_atomic(Path(run_dir) / METRICS, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def run_config(run_dir: Path) -> TrainConfig | None:
+    """The run's configuration from its config.json, checked; None if it has none."""
+    path = Path(run_dir) / CONFIG
+    if not path.is_file():
+        return None
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["config"]).validate()
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ClassicnetsError) as exc:
+        raise ClassicnetsError(f"{path} is damaged ({exc}); start a new run") from None
