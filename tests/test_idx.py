@@ -66,37 +66,33 @@ def test_dimensions_whose_product_overflows_are_rejected_before_allocating():
         parse_idx(header + b"\x00" * 16, "huge.idx")
 
 
-def test_gzip_bomb_is_refused_from_its_trailer_without_inflating(tmp_path):
+def _refused_within(path, match, limit=4 << 20):
+    """read_idx(path) raises DataError matching `match`, having allocated less than `limit` bytes."""
     import tracemalloc
 
-    # A valid 10-byte IDX header and body, then 64 MiB of zeros: a small file that inflates hugely.
-    path = write_gz(tmp_path / "bomb.gz", idx_bytes(np.zeros(10, np.uint8)) + bytes(64 << 20))
-    assert path.stat().st_size < 1 << 20
     tracemalloc.start()
     try:
-        with pytest.raises(DataError, match="damaged gzip file or not an IDX file"):
+        with pytest.raises(DataError, match=match):
             read_idx(path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert peak < 4 << 20
+    assert peak < limit
+
+
+def test_gzip_bomb_is_refused_from_its_trailer_without_inflating(tmp_path):
+    # A valid 10-byte IDX header and body, then 64 MiB of zeros: a small file that inflates hugely.
+    path = write_gz(tmp_path / "bomb.gz", idx_bytes(np.zeros(10, np.uint8)) + bytes(64 << 20))
+    assert path.stat().st_size < 1 << 20
+    _refused_within(path, "damaged gzip file or not an IDX file")
 
 
 def test_gzip_with_a_forged_trailer_is_read_no_further_than_its_header_declares(tmp_path):
-    import tracemalloc
-
     data = bytearray(gzip.compress(idx_bytes(np.zeros(10, np.uint8)) + bytes(64 << 20)))
     data[-4:] = (4 + 4 + 10).to_bytes(4, "little")  # ISIZE agreeing with the header
     path = tmp_path / "forged.gz"
     path.write_bytes(bytes(data))
-    tracemalloc.start()
-    try:
-        with pytest.raises(DataError, match="trailing bytes"):
-            read_idx(path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert peak < 4 << 20
+    _refused_within(path, "trailing bytes")
 
 
 def test_plain_file_length_is_checked_against_the_header(tmp_path):
