@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from classicnets.training.loop import read_metrics
+from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
 from tta import load_average  # benchmarks/tta.py, beside this script
@@ -33,7 +33,7 @@ def main() -> None:
     runs = {}
     for entry in args.runs.split(","):
         model, _, epochs = entry.partition(":")
-        command = [str(Path(sys.executable).with_name("classicnets")), "speedrun", model, "--json",
+        command = [str(Path(sys.executable).with_name("classicnets")), "speedrun", model, "--json", "--overwrite",
                    "--out", f"runs/speedrun/{entry.replace(':', '-')}"] + (["--epochs", epochs] if epochs else [])
         started = time.perf_counter()
         done = subprocess.run(command, capture_output=True, text=True)

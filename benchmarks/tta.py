@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from classicnets.models import list_models
-from classicnets.training.loop import read_metrics
+from classicnets.training.rundir import read_metrics
 from classicnets.training.recipes import BOOK_READINGS, recipe_config
 
 RESULTS = Path(__file__).parent / "results" / "tta.json"
