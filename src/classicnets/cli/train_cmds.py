@@ -20,19 +20,22 @@ from classicnets.reports.curves import plot_confusion
 from classicnets.training.checkpoint import LoadedRun, load_run
 from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
 from classicnets.training.loop import resume, run
-from classicnets.training.rundir import read_metrics, run_config
+from classicnets.training.distributed import restarted_by_torchrun
+from classicnets.training.rundir import has_weights, read_metrics, run_config
 from classicnets.training.recipes import RECIPES, SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
 from classicnets.training.speedrun import speedrun
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
-              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every")
+              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn")
 
 
 def run_train(args: argparse.Namespace) -> int:
     log = log_printer(args.json)
+    if args.resume and args.model:
+        raise ClassicnetsError("give either a MODEL to train or --resume RUN_DIR, not both")
+    if not args.resume and args.out and restarted_by_torchrun() and has_weights(Path(args.out)):
+        args.resume = args.out  # torchrun --max-restarts restarted this group: go on from the last checkpoint
     if args.resume:
-        if args.model:
-            raise ClassicnetsError("give either a MODEL to train or --resume RUN_DIR, not both")
         result = resume(args.resume, show_progress=not args.quiet, log=log)
     else:
         if not args.model:
@@ -42,7 +45,7 @@ def run_train(args: argparse.Namespace) -> int:
         overrides["model_args"] = parse_model_args(args.arg)
         config = recipe_config(args.model, args.recipe, **overrides)
         result = run(config, out=args.out, show_progress=not args.quiet, log=log, overwrite=args.overwrite)
-    if args.json:
+    if args.json and result.world.main:
         print_json(result.final())
     return 0
 
@@ -167,7 +170,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Train a network of the zoo on Fashion-MNIST. Defaults come from the recipe (--recipe book: "
                     "the book's optimizer, learning rate, epochs, batch size, resize and init; --recipe fast: ours); "
                     "every option below overrides one field. The run directory gets config.json, metrics.jsonl, "
-                    "curves.png (redrawn each epoch), last.safetensors (for --resume) and model.safetensors.")
+                    "curves.png (redrawn each epoch), last.safetensors (for --resume) and model.safetensors. "
+                    "Started by torchrun (torchrun --nproc_per_node=N -m classicnets train MODEL --out DIR) it trains "
+                    "with DistributedDataParallel across the N processes; --batch-size is then the global batch.")
     p.add_argument("model", nargs="?", choices=list_models(), metavar="MODEL", help="network name (see `classicnets models`)")
     p.add_argument("--recipe", choices=RECIPES, default="book", help="where the defaults come from (default: book)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
@@ -192,6 +197,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
                    help="also log to RUN_DIR/tensorboard")
+    g.add_argument("--sync-bn", action="store_true", default=None,
+                   help="under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)")
     g.add_argument("--arg", action="append", metavar="KEY=VALUE", help="network builder argument, repeatable")
     p.add_argument("--save-every", type=positive_float, metavar="SECONDS",
                    help="write a checkpoint at least this often within an epoch (default 300); every epoch's end "

@@ -96,7 +96,9 @@ class BatchIterator:
     """Iterate over a `Split` in batches of model-ready tensors on `device`.
 
     `rank`/`world_size` select one shard of each epoch's permutation, padded like
-    torch's DistributedSampler so that every rank sees the same number of batches.
+    torch's DistributedSampler so that every rank sees the same number of batches (training
+    steps must line up across ranks); with `pad=False` (evaluation) the shards are disjoint and
+    together hold every example exactly once.
     """
 
     def __init__(
@@ -107,6 +109,7 @@ class BatchIterator:
         device: torch.device | str = "cpu",
         rank: int = 0,
         world_size: int = 1,
+        pad: bool = True,
     ) -> None:
         if len(split) == 0:
             raise DataError("cannot iterate over an empty split")
@@ -116,12 +119,14 @@ class BatchIterator:
         self.device = torch.device(device)
         self.images = split.images.to(self.device)
         self.labels = split.labels.to(self.device)
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.pad = rank, world_size, pad
         self.epoch = 0
 
     @property
     def num_examples(self) -> int:
         """Examples this rank sees per epoch (before `drop_last`)."""
+        if not self.pad:
+            return len(range(self.rank, len(self.labels), self.world_size))
         return -(-len(self.labels) // self.world_size)
 
     def __len__(self) -> int:
@@ -140,7 +145,7 @@ class BatchIterator:
         else:
             order = torch.arange(total)
         padded = self.num_examples * self.world_size
-        if padded > total:
+        if self.pad and padded > total:
             order = torch.cat([order, order[: padded - total]])
         return order[self.rank :: self.world_size]
 

@@ -56,6 +56,7 @@ class TrainConfig:
     eval_batch_size: int | None = None  # None: twice the training batch
     data_dir: str | None = None
     tensorboard: bool = False
+    sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA only)
     save_every: float = 300.0  # seconds of training between mid-epoch checkpoints (every epoch's end has one)
 
     def __post_init__(self) -> None:

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import platform
@@ -40,6 +41,7 @@ from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_w
                                             restore_training_state, save_checkpoint)
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import autocast, resolve_device, use_channels_last
+from classicnets.training.distributed import World, joined, per_rank_batch, world_from_env, wrap
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
@@ -61,6 +63,7 @@ class RunResult:
     device: str
     examples_per_sec: float  # training examples per second of optimisation, over the whole run
     seconds: float  # wall time of this invocation
+    world: World = World()  # the processes that trained together (torchrun), and this one's rank
 
     def final(self) -> dict[str, Any]:
         last = self.metrics[-1] if self.metrics else {}
@@ -69,6 +72,7 @@ class RunResult:
             "epochs": last.get("epoch", 0), "train_loss": last.get("train_loss"),
             "train_acc": last.get("train_acc"), "test_acc": last.get("test_acc"),
             "examples_per_sec": self.examples_per_sec, "seconds": self.seconds, "device": self.device,
+            "world_size": self.world.size,
         }
 
 
@@ -76,8 +80,9 @@ def default_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def environment(device: torch.device) -> dict[str, Any]:
+def environment(device: torch.device, world: World = World()) -> dict[str, Any]:
     return {
+        "world_size": world.size,
         "classicnets": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
         "device": str(device),
@@ -105,10 +110,17 @@ def _channels_last(config: TrainConfig, device: torch.device) -> bool:
     return use_channels_last(device, config.channels_last, get_model_config(config.model).cpu_channels_last)
 
 
-def make_batches(config: TrainConfig, device: torch.device, show_progress: bool = True) -> tuple[Batches, Batches]:
-    """Training and evaluation batches for `config`, resident on `device`."""
+def make_batches(config: TrainConfig, device: torch.device, show_progress: bool = True,
+                 world: World = World()) -> tuple[Batches, Batches]:
+    """Training and evaluation batches for `config`, resident on `device`: this rank's share of
+    each (its part of every global training batch; its disjoint part of the test set)."""
     train_cfg, eval_cfg = batch_configs(config, device)
+    if world.distributed:
+        train_cfg = replace(train_cfg, batch_size=per_rank_batch(config.batch_size, world))
     if config.dataset == TOY_4X4.name:
+        if world.distributed:
+            raise ClassicnetsError(f"{config.model} trains on two 4x4 images: there is nothing to share among "
+                                   "processes; run it without torchrun")
         x, y = toy_4x4()
         return (TensorBatches(x, y, train_cfg.batch_size, device=device),
                 TensorBatches(x, y, eval_cfg.batch_size, device=device))
@@ -118,7 +130,9 @@ def make_batches(config: TrainConfig, device: torch.device, show_progress: bool 
         train_split, test_split = split_validation(data.train, config.val_size, seed=config.seed)
     if config.limit:
         train_split, test_split = train_split.head(config.limit), test_split.head(config.limit)
-    return BatchIterator(train_split, train_cfg, device=device), BatchIterator(test_split, eval_cfg, device=device)
+    shard = {"rank": world.rank, "world_size": world.size}
+    return (BatchIterator(train_split, train_cfg, device=device, **shard),
+            BatchIterator(test_split, eval_cfg, device=device, pad=False, **shard))
 
 
 def loss_function(config: TrainConfig) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
@@ -168,24 +182,32 @@ def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
 
 
 class _Throttle:
-    """True at most once per `interval` seconds, and always when forced."""
+    """Due at most once per `interval` seconds (`__call__` resets it when due, and when forced)."""
 
     def __init__(self, interval: float, start_now: bool = False) -> None:
         self.interval, self.last = interval, time.monotonic() if start_now else -math.inf
 
+    def due(self) -> bool:
+        return time.monotonic() - self.last >= self.interval
+
+    def reset(self) -> None:
+        self.last = time.monotonic()
+
     def __call__(self, force: bool = False) -> bool:
-        now = time.monotonic()
-        if force or now - self.last >= self.interval:
-            self.last = now
+        if force or self.due():
+            self.reset()
             return True
         return False
 
 
-def build_training(config: TrainConfig, device: torch.device, show_progress: bool = True) -> TrainingParts:
+def build_training(config: TrainConfig, device: torch.device, show_progress: bool = True,
+                   world: World = World()) -> TrainingParts:
     """Seed, build and initialise the network on `device` in its layout, with its optimizer,
-    loss and batches: the set-up of `run`, shared with the benchmarks."""
+    loss and batches: the set-up of `run`, shared with the benchmarks. In a world of several
+    processes the network is wrapped in DistributedDataParallel and the batches are this rank's."""
     spec = config.input_spec()
-    check_fits(config.model, spec, config.model_args, config.batch_size, device)
+    train_batches, test_batches = make_batches(config, device, show_progress, world)
+    check_fits(config.model, spec, config.model_args, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)
     model = create_model_for_input(config.model, spec.resize, **config.model_args)
     if config.init == "xavier":
@@ -194,12 +216,19 @@ def build_training(config: TrainConfig, device: torch.device, show_progress: boo
         init_kaiming_weights(model)
     layout = torch.channels_last if _channels_last(config, device) else torch.contiguous_format
     model.to(device, memory_format=layout)
-    train_batches, test_batches = make_batches(config, device, show_progress)
+    trained = wrap(model, world, device, config.sync_bn)
+    if world.distributed:
+        model = trained.module  # SyncBatchNorm's conversion makes a new module; checkpoints hold the inner one
+        torch.manual_seed(world.rank_seed(config.seed, 0))  # each rank its own dropout, after the shared init
+    step_model = torch.compile(trained) if config.compile else trained
     return TrainingParts(
-        config=config, device=device, model=model,
-        step_model=torch.compile(model) if config.compile else model,
+        config=config, device=device, model=model, step_model=step_model,
+        # Evaluation runs without DistributedDataParallel: the ranks' test shards differ in length,
+        # and its forward would wait for a collective that a shorter shard never joins.
+        eval_model=step_model if not world.distributed else model,
         optimizer=make_optimizer(model.parameters(), config), loss_fn=loss_function(config),
         train_batches=train_batches, test_batches=test_batches, total_steps=config.epochs * len(train_batches),
+        world=world,
     )
 
 
@@ -279,41 +308,68 @@ def run(
     """
     started = time.perf_counter()
     config.validate()
-    device = resolve_device(config.device)
+    world = world_from_env()
+    if world.distributed and out is None:
+        raise ClassicnetsError("under torchrun give --out DIR: every process, and every restart, must write and "
+                               "resume the same run directory")
+    with joined(world, resolve_device(config.device)) as device:
+        return _run(config, world, device, out=out, checkpoint=checkpoint, show_progress=show_progress and world.main,
+                    log=log if world.main else _silent, stop_after_epoch=stop_after_epoch, overwrite=overwrite,
+                    on_epoch_end=on_epoch_end, started=started)
+
+
+def _silent(_line: str) -> None:
+    """The log of every rank but rank 0: one process speaks for the run."""
+
+
+def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | Path | None,
+         checkpoint: Checkpoint | None, show_progress: bool, log: Callable[[str], None],
+         stop_after_epoch: int | None, overwrite: bool, started: float,
+         on_epoch_end: Callable[[int, nn.Module, TrainingParts], dict[str, Any]] | None) -> RunResult:
     writer_class = _tensorboard_writer_class() if config.tensorboard else None  # fail before writing anything
     run_dir = Path(out) if out is not None else default_run_dir(config.model)
-    if checkpoint is None and not overwrite:
-        refuse_to_replace(run_dir)
-    check_not_a_file(run_dir)
-    parts = build_training(config, device, show_progress)  # a network or data problem stops here, before any write
-    with claim(run_dir):
+    if world.main:
+        if checkpoint is None and not overwrite:
+            refuse_to_replace(run_dir)
+        check_not_a_file(run_dir)
+    # A network or data problem stops here, before any write.
+    parts = build_training(config, device, show_progress, world)
+    with claim(run_dir) if world.main else contextlib.nullcontext():
         if checkpoint is None:
-            if not overwrite:
-                refuse_to_replace(run_dir)  # again, now that no other process can be writing it
-            for name in RUN_FILES:
-                (run_dir / name).unlink(missing_ok=True)
-            write_text_atomic(run_dir / CONFIG, json.dumps(
-                {"config": config.to_dict(), "environment": environment(device), "command": sys.argv}, indent=2))
+            if world.main:
+                if not overwrite:
+                    refuse_to_replace(run_dir)  # again, now that no other process can be writing it
+                for name in RUN_FILES:
+                    (run_dir / name).unlink(missing_ok=True)
+                write_text_atomic(run_dir / CONFIG, json.dumps(
+                    {"config": config.to_dict(), "environment": environment(device, world), "command": sys.argv},
+                    indent=2))
             position, metrics, watch = _Position.start(0, 0, device), [], LossWatch()
         else:
             load_weights(parts.model, checkpoint, run_dir / LAST)
             restore_training_state(checkpoint, parts.optimizer, device)
             position = _Position.from_checkpoint(checkpoint, device)
-            metrics = _checkpointed_metrics(run_dir, checkpoint)
+            if world.distributed:
+                torch.manual_seed(world.rank_seed(config.seed, position.step))
+                if not world.main:  # rank 0 carries the epoch's sums so far; the others start from zero
+                    position = replace(_Position.start(position.epoch, position.step, device), batch=position.batch)
+            metrics = _checkpointed_metrics(run_dir, checkpoint, rewrite=world.main)
             watch = LossWatch.from_state(checkpoint.meta.get("loss_watch"))
-            log(f"resuming {run_dir} from {position.where()} of {config.epochs}")
+            log(f"resuming {run_dir} from {position.where()} of {config.epochs}"
+                + (f" on {world.size} processes" if world.distributed else ""))
         return _train(parts, run_dir, position, metrics, watch, started=started, show_progress=show_progress,
                       log=log, stop_after_epoch=stop_after_epoch, on_epoch_end=on_epoch_end, writer_class=writer_class)
 
 
-def _checkpointed_metrics(run_dir: Path, checkpoint: Checkpoint) -> list[dict[str, Any]]:
+def _checkpointed_metrics(run_dir: Path, checkpoint: Checkpoint, rewrite: bool = True) -> list[dict[str, Any]]:
     """The metrics rows the checkpoint covers; metrics.jsonl is rewritten to exactly those."""
     rows = read_metrics(run_dir)
     count = int(checkpoint.meta.get("metrics_rows", checkpoint.meta["epoch"]))
     if len(rows) < count:
         raise CheckpointError(f"{run_dir / METRICS} has {len(rows)} rows but the checkpoint was written after "
                               f"{count}: the file was changed by hand; start the run again")
-    write_metrics(run_dir, rows[:count])
+    if rewrite:
+        write_metrics(run_dir, rows[:count])
     return rows[:count]
 
 
@@ -328,23 +384,33 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
     # Check the input once, before any step: a wrong size is one clear line, not a trace from compile.
     example, _ = next(train_batches.iter_epoch(0))
     model.check_input(example)
-    writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None else None
+    writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None and parts.world.main else None
 
+    world = parts.world
     saved: list[str] = []  # where the last checkpoint is, for messages
     if (run_dir / LAST).is_file():
         saved.append(f"{run_dir / LAST} ({position.where()})")
 
-    def save(row: dict[str, Any] | None) -> None:
-        meta = {**_model_meta(config, position.epoch, position.step, row), **position.meta(),
-                "metrics_rows": len(metrics), "loss_watch": watch.state()}
-        save_checkpoint(run_dir / LAST, model, meta, optimizer=optimizer, extra=position.tensors())
-        saved[:] = [f"{run_dir / LAST} ({position.where()})"]
+    def save(row: dict[str, Any] | None, epoch_sums: list[float] | None = None) -> None:
+        """Rank 0 writes the checkpoint; mid-epoch, the epoch's sums so far are the global ones
+        (`epoch_sums`: loss, correct, seen over all ranks), so any number of processes resumes it."""
+        here = position
+        if world.distributed and epoch_sums is not None:
+            loss, correct, seen = epoch_sums
+            here = replace(position, loss_sum=torch.tensor(loss, dtype=torch.float32),
+                           correct=torch.tensor(int(correct)), seen=int(seen))
+        if world.main:
+            meta = {**_model_meta(config, here.epoch, here.step, row), **here.meta(),
+                    "metrics_rows": len(metrics), "loss_watch": watch.state()}
+            save_checkpoint(run_dir / LAST, model, meta, optimizer=optimizer, extra=here.tensors())
+        saved[:] = [f"{run_dir / LAST} ({here.where()})"]
 
     display, save_timer = _Throttle(_WRITE_EVERY_S), _Throttle(config.save_every, start_now=True)
     train_seconds = sum(m["train_seconds"] for m in metrics)
     trained_examples = sum(m["train_examples"] for m in metrics)
     if show_progress and position.step == 0:
-        log(f"training {config.model} ({config.recipe} recipe) on {device}: {config.epochs} epochs, "
+        on = f"{world.size} processes ({device.type})" if world.distributed else str(device)
+        log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run_dir}")
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                         console=Console(stderr=True), transient=True, disable=not show_progress)
@@ -358,7 +424,8 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                 task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_batches),
                                          completed=position.batch)
                 model.train()
-                watch.start_epoch(float(position.loss_sum), position.seen)
+                loss_sum, _, seen = _epoch_sums(position, world, device)
+                watch.start_epoch(loss_sum, int(seen))
                 for x, y in train_batches.iter_epoch(epoch, position.batch):
                     out, loss, lr = train_step(parts, x, y, position.step)
                     position.step += 1
@@ -366,27 +433,35 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                     position.seen += y.shape[0]
                     position.loss_sum += loss * y.shape[0]
                     position.correct += (predicted_labels(out) == true_labels(y)).sum()
-                    if position.batch % _CHECK_EVERY == 0:
-                        _watch(watch, position, lr, saved)
-                        progress.update(task, description=f"epoch {epoch + 1}/{config.epochs} "
-                                                          f"loss {float(position.loss_sum) / position.seen:.3f}")
                     progress.advance(task)
-                    if stop.requested or save_timer():
+                    check = position.batch % _CHECK_EVERY == 0
+                    if world.distributed and not check:
+                        continue  # the ranks agree on saving and stopping only where they synchronise anyway
+                    sums, stopping, saving = None, stop.requested, save_timer.due()
+                    if world.distributed:
+                        *sums, stops, saves = world.sum([*_local_sums(position), stopping, saving], device)
+                        stopping, saving = stops > 0, saves > 0
+                    if check:
+                        loss_sum, _, seen = sums or _local_sums(position)
+                        _watch(watch, loss_sum, seen, position, lr, saved)
+                        progress.update(task, description=f"epoch {epoch + 1}/{config.epochs} loss {loss_sum / seen:.3f}")
+                    if stopping or saving:
                         position.train_seconds = resumed_seconds + time.perf_counter() - epoch_start
-                        save(None)
-                        if stop.requested:
+                        save(None, sums)
+                        save_timer.reset()
+                        if stopping:
                             raise _interrupted(stop, run_dir, saved, log)
-                _watch(watch, position, lr, saved)
+                loss_sum, correct, seen, stops = world.sum([*_local_sums(position), stop.requested], device)
+                _watch(watch, loss_sum, seen, position, lr, saved)
                 if device.type == "cuda":
                     torch.cuda.synchronize(device)
                 epoch_train_seconds = resumed_seconds + time.perf_counter() - epoch_start
-                test_acc = accuracy(step_model, test_batches, device)
+                test_acc = _test_accuracy(parts)
                 progress.remove_task(task)
-                seen = position.seen
+                seen = int(seen)
                 row = {
-                    "epoch": epoch + 1, "train_loss": float(position.loss_sum) / seen,
-                    "train_acc": int(position.correct) / seen, "test_acc": test_acc,
-                    "examples_per_sec": seen / epoch_train_seconds,
+                    "epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": int(correct) / seen,
+                    "test_acc": test_acc, "examples_per_sec": seen / epoch_train_seconds,
                     "seconds": resumed_seconds + time.perf_counter() - epoch_start, "lr": lr,
                     "train_seconds": epoch_train_seconds, "train_examples": seen,
                     "elapsed": time.perf_counter() - started,  # wall time of this invocation so far
@@ -397,12 +472,14 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                 train_seconds += epoch_train_seconds
                 trained_examples += seen
                 # The row first, then the checkpoint that counts it: consistent after a kill at any instant.
-                append_metrics(run_dir, row)
+                if world.main:
+                    append_metrics(run_dir, row)
                 position = _Position.start(epoch + 1, position.step, device)
                 save(row)
-                save_timer(force=True)
-                last = epoch + 1 == config.epochs or epoch + 1 == stop_after_epoch or stop.requested
-                if display(force=last):
+                save_timer.reset()
+                stopping = stops > 0
+                last = epoch + 1 == config.epochs or epoch + 1 == stop_after_epoch or stopping
+                if world.main and display(force=last):
                     plot_curves(metrics, run_dir / "curves.png", title=f"{config.model} ({config.recipe} recipe)")
                     log(f"epoch {epoch + 1:>3}/{config.epochs}: loss {row['train_loss']:.3f}, train acc "
                         f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}, "
@@ -410,7 +487,7 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                 if writer is not None:
                     for key in ("train_loss", "train_acc", "test_acc", "examples_per_sec", "lr"):
                         writer.add_scalar(key, row[key], epoch + 1)
-                if stop.requested:
+                if stopping:
                     raise _interrupted(stop, run_dir, saved, log)
                 if epoch + 1 == stop_after_epoch:
                     break
@@ -427,7 +504,7 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
 
     examples_per_sec = trained_examples / train_seconds if train_seconds else 0.0
     finished = bool(metrics) and metrics[-1]["epoch"] == config.epochs
-    if finished:
+    if finished and world.main:
         save_checkpoint(run_dir / FINAL, model, _model_meta(config, config.epochs, position.step, metrics[-1]))
         final = metrics[-1]
         # d2l's closing lines, as train_ch6 prints them.
@@ -435,14 +512,31 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
         log(f"{examples_per_sec:.1f} examples/sec on {device}")
         log(f"run directory: {run_dir} (curves.png, metrics.jsonl, model.safetensors)")
     return RunResult(run_dir=run_dir, config=config, metrics=metrics, model=model, device=str(device),
-                     examples_per_sec=examples_per_sec, seconds=time.perf_counter() - started)
+                     examples_per_sec=examples_per_sec, seconds=time.perf_counter() - started, world=world)
 
 
-def _watch(watch: LossWatch, position: _Position, lr: float, saved: list[str]) -> None:
-    problem = watch.check(position.loss_sum, position.seen)
+def _local_sums(position: _Position) -> list[float]:
+    """This rank's epoch so far: loss sum, correct count, examples seen (one host synchronisation)."""
+    return [float(position.loss_sum), float(position.correct), float(position.seen)]
+
+
+def _epoch_sums(position: _Position, world: World, device: torch.device) -> list[float]:
+    return world.sum(_local_sums(position), device)
+
+
+def _watch(watch: LossWatch, loss_sum: float, seen: float, position: _Position, lr: float, saved: list[str]) -> None:
+    problem = watch.check(loss_sum, int(seen))
     if problem:
         raise diverged(problem, f"epoch {position.epoch + 1} (by batch {position.batch})", lr,
                        saved[0] if saved else None)
+
+
+def _test_accuracy(parts: TrainingParts) -> float:
+    """Test accuracy of the network, over every rank's shard of the test set."""
+    parts.world.sync_buffers(parts.model)
+    predicted, true = predict_all(parts.eval_model, parts.test_batches, parts.device)
+    correct, total = parts.world.sum([float((predicted == true).sum()), float(len(true))], parts.device)
+    return correct / total
 
 
 def _interrupted(stop: StopRequest, run_dir: Path, saved: list[str], log: Callable[[str], None]) -> TrainingInterrupted:
@@ -484,7 +578,7 @@ def resume(run_dir: str | Path, *, show_progress: bool = True, log: Callable[[st
     not_a_run = ClassicnetsError(f"{run_dir} is not a run directory (no {CONFIG})")
     if not (run_dir / CONFIG).is_file():
         raise not_a_run  # before claiming it, which would create the directory
-    with claim(run_dir):
+    with claim(run_dir) if world_from_env().main else contextlib.nullcontext():
         config = run_config(run_dir)
         if config is None:
             raise not_a_run

@@ -12,6 +12,7 @@ from torch import nn
 
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import autocast
+from classicnets.training.distributed import World
 from classicnets.training.optim import lr_factor, set_lr
 
 
@@ -28,13 +29,15 @@ class TrainingParts:
 
     config: TrainConfig
     device: torch.device
-    model: nn.Module
-    step_model: nn.Module  # `model`, or its torch.compile wrapper with `--compile`
+    model: nn.Module  # the network itself: what checkpoints hold
+    step_model: nn.Module  # what trains: `model`, wrapped by DistributedDataParallel and/or torch.compile
+    eval_model: nn.Module  # what evaluates: `step_model` without DistributedDataParallel
     optimizer: torch.optim.Optimizer
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     train_batches: Batches
     test_batches: Batches
     total_steps: int  # the schedule's length: epochs x batches per epoch
+    world: World = World()  # this process's rank among those training together (torchrun)
 
 
 def scheduled_lr(parts: TrainingParts, step: int) -> float:

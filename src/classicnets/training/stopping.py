@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-import torch
-
 from classicnets.errors import ClassicnetsError
 
 
@@ -41,8 +39,9 @@ class LossWatch:
     def start_epoch(self, loss_sum: float = 0.0, seen: int = 0) -> None:
         self._sum, self._seen = loss_sum, seen
 
-    def check(self, loss_sum: torch.Tensor, seen: int) -> str | None:
-        """None while the run is healthy, else what went wrong (for `diverged`)."""
+    def check(self, loss_sum: float, seen: int) -> str | None:
+        """None while the run is healthy, else what went wrong (for `diverged`); `loss_sum` and
+        `seen` are the epoch's so far (over every rank)."""
         total = float(loss_sum)
         if not math.isfinite(total):
             return f"the training loss became {total}"
