@@ -56,6 +56,7 @@ bench: setup
 	$(BIN)/python benchmarks/tta.py
 	$(BIN)/python benchmarks/book_start.py
 	$(BIN)/python benchmarks/speedrun.py
+	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/leaderboard.py
 
 test: data
