@@ -31,13 +31,10 @@ from classicnets.training import recipe_config
 
 from leaderboard import load_note  # benchmarks/*.py, beside this script
 from throughput import recipe_steps, run_steps
+from tta import load_average
 
 RESULTS = Path(__file__).parent / "results"
 CHANCE = math.log(10)
-
-
-def _load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
 
 
 def verdict(losses: list[float]) -> str:
@@ -89,7 +86,7 @@ def main() -> None:
     rows = document.get("runs", {})
     earlier = document.get("series", [])
     earlier = [earlier] if isinstance(earlier, dict) else earlier
-    series = {"models": args.models.split(","), "loadavg_before": _load_average(), "loadavg_after": None,
+    series = {"models": args.models.split(","), "loadavg_before": load_average(), "loadavg_after": None,
               "batches": args.batches, "seconds": args.seconds, "started": time.strftime("%Y-%m-%d %H:%M")}
     for name in args.models.split(","):
         row = measure(name, args.batches, args.seconds, args.init)
@@ -97,7 +94,7 @@ def main() -> None:
         print(f"{name:10s} {row['batches']:3d} batches: loss {row['first_loss']:.3f} -> {row['last_quarter_loss']:.3f} "
               f"({row['verdict']}), {row['seconds_per_batch']:.2f} s/batch, recipe {row['projected_hours']:.1f} h here",
               flush=True)
-        series["loadavg_after"] = _load_average()
+        series["loadavg_after"] = load_average()
         document = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
                     "torch": torch.__version__, "command": "python benchmarks/book_start.py", "series": [*earlier, series],
                     "runs": rows}
