@@ -152,7 +152,19 @@ def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):
     assert quiet(config, tmp_path / "run", overwrite=True).metrics[-1]["epoch"] == 1
 
 
-def test_cpu_channels_last_follows_each_networks_measured_default(tmp_path):
+def test_cpu_channels_last_is_on_exactly_where_it_was_measured_faster():
+    """The registry's per-network CPU layout follows benchmarks/results/channels_last.json."""
+    from pathlib import Path
+
+    from classicnets.models import get_model_config
+
+    measured = json.loads((Path(__file__).parents[1] / "benchmarks/results/channels_last.json").read_text())
+    assert set(measured["networks"]) == set(list_models()) - {"mlp", "tiny_cnn"}
+    for name, row in measured["networks"].items():
+        assert get_model_config(name).cpu_channels_last == (row["speedup"] > 1.0), (name, row["speedup"])
+
+
+def test_cpu_channels_last_reaches_the_weights_and_nchw_stays_nchw(tmp_path):
     dense = quiet(recipe_config("densenet", "fast", epochs=1, limit=16, batch_size=8), tmp_path / "d")
     conv = dense.model.features.DenseBlock_0.net[0][2]  # Conv2d(64, 32, 3): a layout-sensitive weight
     assert conv.weight.is_contiguous(memory_format=torch.channels_last) and not conv.weight.is_contiguous()

@@ -12,7 +12,7 @@ from classicnets.models.registry import register_model
 
 @register_model(
     description="AlexNet: 11x11/4 conv, 5 convs with ReLU and max-pooling, 6400-4096-4096-10 with dropout",
-    seed="000", cpu_channels_last=True,
+    seed="000",
 )
 def alexnet(
     *, in_channels: int = 1, num_classes: int = 10, input_size: int = 224,

@@ -67,7 +67,7 @@ def _resnet(name: str, layers: tuple[int, int, int, int], *, in_channels: int, n
 
 @register_model(
     description="ResNet-18: 7x7 stem, 4 stages of 2 residual blocks (64-512), global average pooling",
-    seed="004", cpu_channels_last=True,
+    seed="004",
 )
 def resnet18(*, in_channels: int = 1, num_classes: int = 10) -> ClassicNet:
     return _resnet("resnet18", (2, 2, 2, 2), in_channels=in_channels, num_classes=num_classes)
@@ -75,7 +75,7 @@ def resnet18(*, in_channels: int = 1, num_classes: int = 10) -> ClassicNet:
 
 @register_model(
     description="ResNet-34: ResNet-18's blocks in stages of 3, 4, 6, 3",
-    seed="004", cpu_channels_last=True,
+    seed="004",
 )
 def resnet34(*, in_channels: int = 1, num_classes: int = 10) -> ClassicNet:
     return _resnet("resnet34", (3, 4, 6, 3), in_channels=in_channels, num_classes=num_classes)
