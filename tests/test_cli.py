@@ -144,3 +144,29 @@ def test_train_honours_the_data_location_options(capsys, tmp_path, isolated_sear
     code, out, err = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "100", "--out", str(tmp_path / "r"),
                          "--no-download", "--quiet")
     assert code == 1 and "Fashion-MNIST not found" in err and "download from" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["--help"], ["--version"], ["train", "--help"], ["evaluate", "--help"], ["predict", "--help"], ["show", "--help"],
+    ["models", "--help"], ["summary", "--help"], ["data", "--help"], ["speedrun", "--help"], ["shift", "--help"],
+    ["verify", "--help"], ["export", "--help"], ["lab", "--help"], ["lab", "gd", "--help"],
+    ["lab", "batchnorm", "--help"], ["train", "nosuch-network"], ["train", "lenet", "--lr", "inf"], ["show", "RUN"],
+])
+def test_help_usage_errors_and_show_answer_without_importing_torch(argv, tmp_path):
+    """`--help`, `--version`, usage errors and `show` never import PyTorch (by module list, not by time)."""
+    import subprocess
+    import sys
+
+    from classicnets.training import recipe_config, run
+
+    if argv == ["show", "RUN"]:
+        run(recipe_config("mlp", "book", epochs=1, limit=200), out=tmp_path / "run", show_progress=False,
+            log=lambda line: None)
+        argv = ["show", str(tmp_path / "run")]
+    probe = ("import sys\nfrom classicnets.cli.main import main\ntry:\n    code = main(sys.argv[1:])\n"
+             "except SystemExit as exit:\n    code = exit.code\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
+    verdict, code = done.stderr.strip().splitlines()[-1].split()
+    assert verdict == "NO-TORCH", argv
+    assert int(code) == (2 if argv[:2] in (["train", "nosuch-network"], ["train", "lenet"]) else 0), done.stderr

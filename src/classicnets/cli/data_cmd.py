@@ -8,9 +8,6 @@ from rich.table import Table
 
 from classicnets.cli.common import console, err_console, print_json
 from classicnets.data.catalog import CLASS_NAMES, MIRROR_URL
-from classicnets.data.fashion_mnist import load_fashion_mnist, locate_fashion_mnist
-from classicnets.data.stats import split_stats
-from classicnets.reports.figures import sample_grid
 
 
 def add_data_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,12 +25,18 @@ def resolve_data_dir(args: argparse.Namespace) -> str | None:
     """The data directory the location options point to, or None for the default search."""
     if args.data_dir is None and args.torchvision_root is None and not args.no_download:
         return None
+    from classicnets.data.fashion_mnist import locate_fashion_mnist
+
     source = locate_fashion_mnist(args.data_dir, torchvision_root=args.torchvision_root,
                                   download=not args.no_download, mirror_url=args.mirror)
     return str(source.path)
 
 
 def run_data(args: argparse.Namespace) -> int:
+    from classicnets.data.fashion_mnist import load_fashion_mnist
+    from classicnets.data.stats import split_stats
+    from classicnets.reports.figures import sample_grid
+
     dataset = load_fashion_mnist(args.data_dir, torchvision_root=args.torchvision_root,
                                  download=not args.no_download, show_progress=not args.json)
     stats = {name: split_stats(split) for name, split in (("train", dataset.train), ("test", dataset.test))}

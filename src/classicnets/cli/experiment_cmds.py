@@ -7,25 +7,20 @@ with --json, prints that same document on stdout.
 from __future__ import annotations
 
 import argparse
+import importlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classicnets.analysis.predict import probabilities
-from classicnets.analysis.spec import export_npz
 from classicnets.cli.common import log_printer, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
-from classicnets.data.fashion_mnist import load_fashion_mnist
-from classicnets.experiments.batchnorm import run_batchnorm_lab
-from classicnets.experiments.descent import lab_gd, lab_newton, lab_sgd
-from classicnets.experiments.landscape import lab_landscape
-from classicnets.experiments.optimizers import lab_optimizers
-from classicnets.experiments.output import DEFAULT_OUT, ExperimentOutput, write_experiment
-from classicnets.experiments.shift import AXES, SEED_INDEX, run_shift
-from classicnets.experiments.verify import TOLERANCE, run_verify
-from classicnets.numpy_runtime import load_npz
-from classicnets.training.checkpoint import load_run
+from classicnets.experiments.defaults import DEFAULT_OUT, SEED_INDEX, SHIFT_AXES, VERIFY_TOLERANCE
+
+if TYPE_CHECKING:
+    from classicnets.experiments.output import ExperimentOutput
+
+# The parsers need no PyTorch (nor matplotlib); each command imports its experiment when it runs.
 
 
 _say = log_printer(json_mode=False)  # one plain line on stdout
@@ -48,6 +43,8 @@ def _add_output_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_verify_cmd(args: argparse.Namespace) -> int:
+    from classicnets.experiments.verify import run_verify
+
     result, output = run_verify(args.source, out_dir=args.out, batch=args.batch, seed=args.seed,
                                 tolerance=args.tolerance, data_dir=resolve_data_dir(args))
     lines = []
@@ -72,6 +69,12 @@ def run_verify_cmd(args: argparse.Namespace) -> int:
 
 
 def run_export(args: argparse.Namespace) -> int:
+    from classicnets.analysis.predict import probabilities
+    from classicnets.analysis.spec import export_npz
+    from classicnets.data.fashion_mnist import load_fashion_mnist
+    from classicnets.numpy_runtime import load_npz
+    from classicnets.training.checkpoint import load_run
+
     run = load_run(args.run_dir)
     out = Path(args.out) if args.out else run.run_dir / "model.npz"
     meta: dict[str, Any] = {"model": run.meta["model"], "model_args": run.meta.get("model_args", {}),
@@ -99,6 +102,8 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_shift_cmd(args: argparse.Namespace) -> int:
+    from classicnets.experiments.shift import run_shift
+
     result, output = run_shift(args.run_dirs, out_dir=args.out, data_dir=resolve_data_dir(args), index=args.index,
                                split=args.split, max_shift=args.max_shift, axis=args.axis, wrap=args.wrap,
                                limit=args.limit)
@@ -162,27 +167,33 @@ def _optimizer_lines(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+# name -> (module:function that computes it, its summary lines, description)
 _MATH_LABS = {
-    "gd": (lab_gd, _gd_lines, "gradient descent in 1-D (x^2, x*cos(cx)) and 2-D with learning rates too small, "
-           "right and too large; trajectories checked against the closed form"),
-    "newton": (lab_newton, _newton_lines, "Newton's method on convex and non-convex functions, gradient descent with "
-               "a diagonal preconditioner and with a line search, on an ill-conditioned quadratic"),
-    "landscape": (lab_landscape, _landscape_lines, "local against global minima, saddle points (x^3, x^2-y^2), "
-                  "vanishing gradients (tanh), and convexity checked on sampled points"),
-    "sgd": (lab_sgd, _sgd_lines, "SGD with constant, exponential and polynomial learning-rate decay"),
-    "optimizers": (lab_optimizers, _optimizer_lines, "seed 004's train_pytorch_ch7: minibatch SGD at several batch sizes "
-                   "and PyTorch's optimizers fitting a linear model to the airfoil self-noise data"),
+    "gd": ("descent:lab_gd", _gd_lines, "gradient descent in 1-D (x^2, x*cos(cx)) and 2-D with learning rates too "
+           "small, right and too large; trajectories checked against the closed form"),
+    "newton": ("descent:lab_newton", _newton_lines, "Newton's method on convex and non-convex functions, gradient "
+               "descent with a diagonal preconditioner and with a line search, on an ill-conditioned quadratic"),
+    "landscape": ("landscape:lab_landscape", _landscape_lines, "local against global minima, saddle points (x^3, "
+                  "x^2-y^2), vanishing gradients (tanh), and convexity checked on sampled points"),
+    "sgd": ("descent:lab_sgd", _sgd_lines, "SGD with constant, exponential and polynomial learning-rate decay"),
+    "optimizers": ("optimizers:lab_optimizers", _optimizer_lines, "seed 004's train_pytorch_ch7: minibatch SGD at "
+                   "several batch sizes and PyTorch's optimizers fitting a linear model to the airfoil self-noise data"),
 }
 
 
 def run_math_lab(args: argparse.Namespace) -> int:
-    lab, lines, _ = _MATH_LABS[args.lab]
-    doc, fig = lab()
+    from classicnets.experiments.output import write_experiment
+
+    where, lines, _ = _MATH_LABS[args.lab]
+    module, function = where.split(":")
+    doc, fig = getattr(importlib.import_module(f"classicnets.experiments.{module}"), function)()
     _report(write_experiment(args.lab, doc, fig, args.out), args, lines(doc))
     return 0
 
 
 def run_batchnorm_cmd(args: argparse.Namespace) -> int:
+    from classicnets.experiments.batchnorm import run_batchnorm_lab
+
     log = log_printer(args.json)
     doc, output = run_batchnorm_lab(out_dir=args.out, epochs=args.epochs, limit=args.limit,
                                     recalibrate_batches=args.recalibrate_batches, data_dir=resolve_data_dir(args),
@@ -237,7 +248,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--index", type=int, default=SEED_INDEX, help=f"which image (default {SEED_INDEX}, the seed's)")
     p.add_argument("--split", choices=["train", "test"], default="train", help="where the image comes from (default train)")
     p.add_argument("--max-shift", type=int, default=5, help="largest shift in pixels (default 5)")
-    p.add_argument("--axis", choices=AXES, default="horizontal", help="direction of the shift (default horizontal)")
+    p.add_argument("--axis", choices=SHIFT_AXES, default="horizontal", help="direction of the shift (default horizontal)")
     p.add_argument("--wrap", action="store_true", help="wrap pixels around as the seed's np.roll does (default: zero fill)")
     p.add_argument("--limit", type=positive_int, help="use only the first N test images for the accuracy curve")
     _add_output_arguments(p)
@@ -250,12 +261,12 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "layers (convolution as im2col, pooling, BatchNorm, ...), and report each layer's largest "
                     "absolute difference. SOURCE is a run directory, a checkpoint, or a model name (random "
                     "weights). Exit status 1 if any layer differs by more than the tolerance "
-                    f"({TOLERANCE:g}) times its largest output (at least 1: float32 rounds relative to the magnitude). "
+                    f"({VERIFY_TOLERANCE:g}) times its largest output (at least 1: float32 rounds relative to the magnitude). "
                     "For seed 003's tiny_cnn it also prints the seed's hand-computed values.")
     p.add_argument("source", metavar="SOURCE", help="run directory, checkpoint file, or model name")
     p.add_argument("--batch", type=positive_int, default=8, help="test images to run (default 8)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights, for a model name")
-    p.add_argument("--tolerance", type=float, default=TOLERANCE, help=f"largest allowed difference per unit of a layer's scale (default {TOLERANCE:g})")
+    p.add_argument("--tolerance", type=float, default=VERIFY_TOLERANCE, help=f"largest allowed difference per unit of a layer's scale (default {VERIFY_TOLERANCE:g})")
     _add_output_arguments(p)
     add_data_arguments(p)
     p.set_defaults(handler=run_verify_cmd)

@@ -3,21 +3,27 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import torch
 from rich.table import Table
 
-from classicnets.analysis.summary import layer_walk, summary
 from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
-from classicnets.models import create_model_for_input, get_model_config, list_models, model_arguments, smallest_input_side
-from classicnets.models.base import ClassifierSurface
 from classicnets.training.recipes import recipe_config
+from classicnets.zoo import NAMES
+
+if TYPE_CHECKING:
+    from classicnets.models.base import ClassifierSurface
+
+# The parsers need no PyTorch; the commands import it when they run.
 
 
 def build_on_meta(name: str, input_size: tuple[int, int, int] | None, kwargs: dict[str, Any]) -> tuple[ClassifierSurface, tuple[int, int, int]]:
     """Build `name` on the meta device (shapes only, instant) for the given (C, H, W); by
     default for the input its book recipe feeds it."""
+    import torch
+
+    from classicnets.models import create_model_for_input, model_arguments
+
     kwargs = dict(kwargs)
     book = recipe_config(name, "book").input_spec().shape
     side = kwargs.pop("input_size", None)
@@ -30,8 +36,11 @@ def build_on_meta(name: str, input_size: tuple[int, int, int] | None, kwargs: di
 
 
 def models_table() -> list[dict[str, Any]]:
+    from classicnets.analysis.summary import summary
+    from classicnets.models import get_model_config, model_arguments, smallest_input_side
+
     rows = []
-    for name in list_models():
+    for name in NAMES:
         config = get_model_config(name)
         model, size = build_on_meta(name, None, {})
         info = summary(model, size)
@@ -70,6 +79,8 @@ def run_models(args: argparse.Namespace) -> int:
 
 
 def run_summary(args: argparse.Namespace) -> int:
+    from classicnets.analysis.summary import layer_walk, summary
+
     size = parse_input_size(args.input_size) if args.input_size else None
     model, size = build_on_meta(args.name, size, parse_model_args(args.arg))
     info = summary(model, size, batch_size=args.batch_size)
@@ -113,7 +124,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("summary", help="layers, output shapes, parameters, FLOPs and memory of a network",
                               description="Show a network's layers (nested names) with their output shapes, "
                                           "parameters and FLOPs, the totals, and memory use.")
-    p.add_argument("name", choices=list_models(), metavar="NAME", help="network name (see `classicnets models`)")
+    p.add_argument("name", choices=NAMES, metavar="NAME", help="network name (see `classicnets models`)")
     p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: what its book recipe feeds it)")
     p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of the example input (default 1)")
     p.add_argument("--arg", action="append", metavar="KEY=VALUE",

@@ -3,10 +3,11 @@
 Exit status: 0 success, 1 a runtime error (bad data, bad input, a file that cannot be
 written), 2 a usage error, 130 interrupted (Ctrl-C or SIGTERM).
 
-The command modules (and so PyTorch) are imported inside `main`. An interruption while they
-load ends the process at once with status 130 and nothing on the screen: an exception raised
-inside an import can leave a library half-initialised (numpy then recurses until Python gives
-up) or be swallowed by a library's bare `except`, so nothing is raised there.
+Ctrl-C and SIGTERM end a command at once with status 130 and nothing on the screen; only the
+training loop (`training.stopping.StopRequest`) takes them over while it trains, to save a
+checkpoint first. Each command imports PyTorch when it runs, and an exception raised inside an
+import can leave a library half-initialised (numpy then recurses until Python gives up) or be
+swallowed by a library's bare `except` (the command then ran on), so none is raised there.
 """
 
 from __future__ import annotations
@@ -43,12 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _exit_now(_signum: int, _frame: FrameType | None) -> None:
-    os._exit(130)  # start-up: nothing is written yet, and nothing must run in a half-imported library
-
-
-def _terminate(_signum: int, _frame: FrameType | None) -> None:
-    # SIGTERM ends a command the way Ctrl-C does: training saves its checkpoint, anything else stops.
-    raise KeyboardInterrupt
+    # Every file is written atomically and the run lock dies with the process, so stopping at
+    # once loses nothing; the training loop replaces this while it trains, to save first.
+    os._exit(130)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,8 +54,6 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, _terminate)
         return int(args.handler(args) or 0)
     except ClassicnetsError as exc:
         if debug:

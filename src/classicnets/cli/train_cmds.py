@@ -8,28 +8,32 @@ import sys
 import time
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from rich.table import Table
 
-from classicnets.analysis.evaluation import Evaluation, evaluate_run
-from classicnets.analysis.predict import iter_predictions
 from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
-from classicnets.models import list_models
-from classicnets.reports.curves import plot_confusion
-from classicnets.training.checkpoint import LoadedRun, load_run
 from classicnets.training.config import INITS, OPTIMIZERS, SCHEDULES
-from classicnets.training.loop import resume, run
-from classicnets.training.distributed import restarted_by_torchrun
-from classicnets.training.rundir import has_weights, read_metrics, run_config
 from classicnets.training.recipes import RECIPES, SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
-from classicnets.training.speedrun import speedrun
+from classicnets.training.rundir import has_weights, read_metrics, run_config
+from classicnets.zoo import NAMES
+
+if TYPE_CHECKING:
+    from classicnets.analysis.evaluation import Evaluation
+    from classicnets.training.checkpoint import LoadedRun
+
+# The parsers, `show` and usage errors need no PyTorch; each command imports it when it runs.
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn")
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from classicnets.training.distributed import restarted_by_torchrun
+    from classicnets.training.loop import resume, run
+
     log = log_printer(args.json)
     if args.resume and args.model:
         raise ClassicnetsError("give either a MODEL to train or --resume RUN_DIR, not both")
@@ -51,6 +55,9 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
+    from classicnets.analysis.evaluation import evaluate_run
+    from classicnets.training.checkpoint import load_run
+
     loaded = load_run(args.run_dir)
     evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args), device=args.device, limit=args.limit)
     out = Path(args.confusion or loaded.run_dir / "confusion.png")
@@ -76,6 +83,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
 def _plot_confusion(evaluation: Evaluation, loaded: LoadedRun, out: Path) -> None:
     """Drawn after the numbers are printed: a run directory that cannot be written (read-only,
     full) still gets its accuracy shown before the one-line error."""
+    from classicnets.reports.curves import plot_confusion
+
     plot_confusion(evaluation.confusion, evaluation.class_names, out,
                    title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
 
@@ -106,6 +115,9 @@ def run_show(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
+    from classicnets.analysis.predict import iter_predictions
+    from classicnets.training.checkpoint import load_run
+
     loaded = load_run(args.run_dir)
     started, count, failed = time.perf_counter(), 0, 0
     out = sys.stdout
@@ -135,6 +147,8 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_speedrun(args: argparse.Namespace) -> int:
+    from classicnets.training.speedrun import speedrun
+
     log = log_printer(args.json)
     result = speedrun(args.model, out=args.out, overwrite=args.overwrite, show_progress=not args.quiet, log=log,
                       epochs=args.epochs, data_dir=resolve_data_dir(args))
@@ -155,7 +169,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Train MODEL (default: the speedrun's network) with its fast recipe from a cold start and print "
                     "the wall time (data loading and every evaluation included) and the final test accuracy, "
                     "plus the time at which 90/92/93/94% test accuracy was first reached.")
-    p.add_argument("model", nargs="?", default=SPEEDRUN_MODEL, choices=list_models(), metavar="MODEL",
+    p.add_argument("model", nargs="?", default=SPEEDRUN_MODEL, choices=NAMES, metavar="MODEL",
                    help=f"network (default {SPEEDRUN_MODEL}, {SPEEDRUN_EPOCHS} epochs)")
     p.add_argument("--epochs", type=positive_int, help="override the fast recipe's epochs")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL-TIMESTAMP)")
@@ -173,7 +187,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "curves.png (redrawn each epoch), last.safetensors (for --resume) and model.safetensors. "
                     "Started by torchrun (torchrun --nproc_per_node=N -m classicnets train MODEL --out DIR) it trains "
                     "with DistributedDataParallel across the N processes; --batch-size is then the global batch.")
-    p.add_argument("model", nargs="?", choices=list_models(), metavar="MODEL", help="network name (see `classicnets models`)")
+    p.add_argument("model", nargs="?", choices=NAMES, metavar="MODEL", help="network name (see `classicnets models`)")
     p.add_argument("--recipe", choices=RECIPES, default="book", help="where the defaults come from (default: book)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue an interrupted run from its last checkpoint")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/MODEL-TIMESTAMP)")

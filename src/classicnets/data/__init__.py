@@ -1,22 +1,29 @@
-"""Fashion-MNIST: finding, verifying, loading and batching it."""
+"""Fashion-MNIST: finding, verifying, loading and batching it.
 
-from classicnets.data.batches import BatchConfig, BatchIterator, to_model_input
-from classicnets.data.catalog import CLASS_NAMES, NUM_CLASSES, TRAIN_MEAN, TRAIN_STD
-from classicnets.data.download import download_fashion_mnist
-from classicnets.data.fashion_mnist import (
-    DataSource,
-    FashionMNIST,
-    Split,
-    load_fashion_mnist,
-    locate_fashion_mnist,
-    split_validation,
-)
-from classicnets.data.idx import parse_idx, read_idx
+The names below are imported on first use, so that the PyTorch-free modules of this package
+(catalog, idx) load without PyTorch: the command line's --help reads them."""
 
-__all__ = [
-    "CLASS_NAMES", "NUM_CLASSES", "TRAIN_MEAN", "TRAIN_STD",
-    "BatchConfig", "BatchIterator", "to_model_input",
-    "DataSource", "FashionMNIST", "Split",
-    "download_fashion_mnist", "load_fashion_mnist", "locate_fashion_mnist", "split_validation",
-    "parse_idx", "read_idx",
-]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "BatchConfig": "batches", "BatchIterator": "batches", "to_model_input": "batches",
+    "CLASS_NAMES": "catalog", "NUM_CLASSES": "catalog", "TRAIN_MEAN": "catalog", "TRAIN_STD": "catalog",
+    "download_fashion_mnist": "download",
+    "DataSource": "fashion_mnist", "FashionMNIST": "fashion_mnist", "Split": "fashion_mnist",
+    "load_fashion_mnist": "fashion_mnist", "locate_fashion_mnist": "fashion_mnist", "split_validation": "fashion_mnist",
+    "parse_idx": "idx", "read_idx": "idx",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'classicnets.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"classicnets.data.{module}"), name)
+    globals()[name] = value
+    return value

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from classicnets.experiments.defaults import DEFAULT_OUT
 from classicnets.fileio import write_text_atomic
 from classicnets.reports.figures import plt, save_figure
 
-DEFAULT_OUT = Path("runs") / "experiments"
 
 
 @dataclass

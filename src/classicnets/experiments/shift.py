@@ -18,19 +18,18 @@ import torch
 from classicnets.analysis.predict import probabilities
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.errors import ClassicnetsError
+from classicnets.experiments.defaults import SEED_INDEX, SHIFT_AXES
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.reports.figures import plt
 from classicnets.training.checkpoint import LoadedRun, load_run
 
-AXES = ("horizontal", "vertical")
-SEED_INDEX = 24150  # seed 003's training image
 
 
 def shift_images(images: torch.Tensor, shift: int, axis: str = "horizontal", wrap: bool = False) -> torch.Tensor:
     """(N, H, W) images moved `shift` pixels right (horizontal) or down (vertical); what leaves
     one side comes back on the other with `wrap` (seed 003's np.roll), else the gap is black."""
-    if axis not in AXES:
-        raise ClassicnetsError(f"unknown axis {axis!r}; choose one of: {', '.join(AXES)}")
+    if axis not in SHIFT_AXES:
+        raise ClassicnetsError(f"unknown axis {axis!r}; choose one of: {', '.join(SHIFT_AXES)}")
     dim = 2 if axis == "horizontal" else 1
     if wrap or shift == 0:
         return torch.roll(images, shift, dims=dim)

@@ -16,6 +16,7 @@ from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.data.toy import toy_4x4
 from classicnets.errors import ClassicnetsError
+from classicnets.experiments.defaults import VERIFY_TOLERANCE
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models import create_model_for_input, list_models
 from classicnets.models.base import ClassicNet
@@ -24,7 +25,6 @@ from classicnets.reports.figures import plt
 from classicnets.training.checkpoint import load_run
 from classicnets.training.recipes import recipe_config
 
-TOLERANCE = 1e-4
 
 
 @dataclass
@@ -170,7 +170,7 @@ def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None 
     return model, to_model_input(images, BatchConfig.for_input(spec)), label
 
 
-def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = TOLERANCE,
+def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = VERIFY_TOLERANCE,
            data_dir: str | None = None) -> Verification:
     """Compare PyTorch and the NumPy walker on a batch of real test images (the toy images
     for seed 003's tiny network)."""

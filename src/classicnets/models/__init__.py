@@ -8,10 +8,14 @@ from classicnets.models.base import (
 )
 from classicnets.models.layers import BookBatchNorm
 from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
+from classicnets.zoo import NAMES
 from classicnets.models.registry import (
     ModelConfig, create_model, create_model_for_input, get_model_config, list_models, model_arguments,
     smallest_input_side,
 )
+
+if tuple(list_models()) != NAMES:
+    raise RuntimeError(f"classicnets.zoo.NAMES {NAMES} and the registered networks {list_models()} disagree")
 
 __all__ = [
     "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",

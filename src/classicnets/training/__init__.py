@@ -1,10 +1,28 @@
-"""Training: configuration, recipes, the loop, checkpoints."""
+"""Training: configuration, recipes, the loop, checkpoints.
 
-from classicnets.training.checkpoint import Checkpoint, build_model, read_checkpoint
-from classicnets.training.config import TrainConfig
-from classicnets.training.loop import RunResult, resume, run, train
-from classicnets.training.recipes import recipe_config
-from classicnets.training.stopping import TrainingDiverged, TrainingInterrupted
+The names below are imported on first use, so that the PyTorch-free modules of this package
+(config, recipes, rundir) load without PyTorch: the command line's --help reads them."""
 
-__all__ = ["Checkpoint", "RunResult", "TrainConfig", "TrainingDiverged", "TrainingInterrupted", "build_model",
-           "read_checkpoint", "recipe_config", "resume", "run", "train"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "Checkpoint": "checkpoint", "build_model": "checkpoint", "read_checkpoint": "checkpoint",
+    "TrainConfig": "config",
+    "RunResult": "loop", "resume": "loop", "run": "loop", "train": "loop",
+    "recipe_config": "recipes",
+    "TrainingDiverged": "stopping", "TrainingInterrupted": "stopping",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'classicnets.training' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"classicnets.training.{module}"), name)
+    globals()[name] = value
+    return value

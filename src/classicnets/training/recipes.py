@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
-from classicnets.models import get_model_config, list_models
 from classicnets.training.config import TrainConfig
+from classicnets.zoo import NAMES
 
 RECIPES = ("book", "fast")
 
@@ -123,6 +123,8 @@ SPEEDRUN_EPOCHS = 20
 
 def recipe_config(model: str, recipe: str = "book", **overrides: Any) -> TrainConfig:
     """The TrainConfig of `recipe` for `model`, with `overrides` (None values ignored) on top."""
+    from classicnets.models import get_model_config  # PyTorch, only when a recipe is made
+
     get_model_config(model)  # a clear error for an unknown model name
     if recipe not in _TABLES:
         raise ClassicnetsError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
@@ -135,5 +137,5 @@ def recipe_config(model: str, recipe: str = "book", **overrides: Any) -> TrainCo
     return TrainConfig(model=model, recipe=recipe, model_args=model_args, **values).validate()
 
 
-if not set(BOOK) == set(FAST) == set(BOOK_READINGS) == set(list_models()):
+if not set(BOOK) == set(FAST) == set(BOOK_READINGS) == set(NAMES):
     raise RuntimeError("every registered network needs a book recipe, a fast recipe and a book reading")
