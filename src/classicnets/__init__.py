@@ -11,26 +11,18 @@ The functions are imported on first use, so that the PyTorch-free parts of the p
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from classicnets.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "ClassicnetsError": "classicnets.errors",
-    "train": "classicnets.training",
-    "resume": "classicnets.training",
-    "load_run": "classicnets.training.checkpoint",
-    "predict": "classicnets.analysis.predict",
+    "ClassicnetsError": "errors",
+    "train": "training",
+    "resume": "training",
+    "load_run": "training.checkpoint",
+    "predict": "analysis.predict",
 }
 
 __all__ = ["__version__", *_LAZY]
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'classicnets' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

@@ -5,8 +5,7 @@ The names below are imported on first use, so that the PyTorch-free modules of t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from classicnets.lazy import lazy_exports
 
 _LAZY = {
     "BatchConfig": "batches", "BatchIterator": "batches", "to_model_input": "batches",
@@ -20,10 +19,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'classicnets.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"classicnets.data.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())

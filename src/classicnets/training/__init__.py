@@ -5,8 +5,7 @@ The names below are imported on first use, so that the PyTorch-free modules of t
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from classicnets.lazy import lazy_exports
 
 _LAZY = {
     "Checkpoint": "checkpoint", "build_model": "checkpoint", "read_checkpoint": "checkpoint",
@@ -19,10 +18,4 @@ _LAZY = {
 __all__ = sorted(_LAZY)
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'classicnets.training' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"classicnets.training.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
