@@ -14,7 +14,8 @@ def run(capsys, *argv):
     return code, out, err
 
 
-def test_models_json_lists_every_network(capsys):
+def test_models_json_lists_every_network(capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     code, out, _ = run(capsys, "models", "--json")
     rows = json.loads(out)
     assert code == 0 and [r["name"] for r in rows] == list_models()
@@ -170,3 +171,18 @@ def test_help_usage_errors_and_show_answer_without_importing_torch(argv, tmp_pat
     verdict, code = done.stderr.strip().splitlines()[-1].split()
     assert verdict == "NO-TORCH", argv
     assert int(code) == (2 if argv[:2] in (["train", "nosuch-network"], ["train", "lenet"]) else 0), done.stderr
+
+
+def test_models_is_computed_once_then_read_from_the_cache_without_torch(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    probe = ("import sys\nfrom classicnets.cli.main import main\ncode = main(['models', '--json'])\n"
+             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n")
+    first, second = (subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+                     for _ in range(2))
+    assert first.stderr.split()[-2:] == ["TORCH", "0"] and second.stderr.split()[-2:] == ["NO-TORCH", "0"]
+    assert json.loads(first.stdout) == json.loads(second.stdout)
+    assert len(list((tmp_path / "classicnets").glob("models-table-*.json"))) == 1

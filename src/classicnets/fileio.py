@@ -24,6 +24,11 @@ class WriteError(ClassicnetsError):
         super().__init__(f"cannot write {path}: {reason}")
 
 
+def cache_dir() -> Path:
+    """classicnets' per-user cache ($XDG_CACHE_HOME/classicnets, else ~/.cache/classicnets)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "classicnets"
+
+
 def stale_temporaries(directory: str | Path) -> list[Path]:
     """The temporary files `atomic_path` leaves behind when its process is killed mid-write."""
     return sorted(Path(directory).glob(f".*{TMP_SUFFIX}"))

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import importlib.metadata
+import json
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
+from classicnets import __version__
 from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
+from classicnets.errors import ClassicnetsError
+from classicnets.fileio import cache_dir, write_text_atomic
 from classicnets.training.recipes import recipe_config
 from classicnets.zoo import NAMES
 
@@ -58,8 +65,35 @@ def models_table() -> list[dict[str, Any]]:
     return rows
 
 
-def run_models(args: argparse.Namespace) -> int:
+# What the table is computed from: a change to any of these files (or another version of
+# classicnets or PyTorch) computes it again.
+_TABLE_SOURCES = ("zoo.py", "models", "analysis/summary.py", "training/recipes.py")
+
+
+def cached_models_table() -> list[dict[str, Any]]:
+    """`models_table()`, computed once per version of classicnets, PyTorch and the sources it
+    comes from, and read back from the user cache after that (no PyTorch needed then)."""
+    root = Path(__file__).resolve().parents[1]
+    stamp = hashlib.sha256(f"{__version__} {importlib.metadata.version('torch')}".encode())
+    for source in _TABLE_SOURCES:
+        for path in sorted((root / source).rglob("*.py")) if (root / source).is_dir() else [root / source]:
+            info = path.stat()
+            stamp.update(f"{path.relative_to(root)} {info.st_size} {info.st_mtime_ns}".encode())
+    cached = cache_dir() / f"models-table-{stamp.hexdigest()[:16]}.json"
+    try:
+        return json.loads(cached.read_text())
+    except (OSError, ValueError):
+        pass
     rows = models_table()
+    try:
+        write_text_atomic(cached, json.dumps(rows))
+    except ClassicnetsError:
+        pass  # an unwritable cache only means computing the table again next time
+    return rows
+
+
+def run_models(args: argparse.Namespace) -> int:
+    rows = cached_models_table()
     if args.json:
         print_json(rows)
         return 0

@@ -34,6 +34,7 @@ from classicnets.data.catalog import (
 )
 from classicnets.data.download import download_fashion_mnist
 from classicnets.errors import DataError, DataNotFoundError, DownloadError
+from classicnets.fileio import cache_dir
 
 ENV_VAR = "CLASSICNETS_DATA"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
@@ -41,8 +42,7 @@ DEFAULT_TORCHVISION_ROOT = Path("~/.pytorch/F_MNIST_data")  # seed 002's downloa
 
 
 def user_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "classicnets" / "fashion-mnist"
+    return cache_dir() / "fashion-mnist"
 
 
 @dataclass(frozen=True)
