@@ -20,7 +20,7 @@ from pathlib import Path
 from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
-from tta import load_average  # benchmarks/tta.py, beside this script
+from tta import load_average, seconds_to  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 
@@ -43,8 +43,7 @@ def main() -> None:
                "command": "classicnets speedrun " + model + (f" --epochs {epochs}" if epochs else "")}
         startup = row["process_seconds"] - row["seconds"]  # interpreter and imports, before speedrun's clock
         curve = read_metrics(Path(command[command.index("--out") + 1]))
-        row["seconds_to"] = {f"{t:.2f}": next((round(startup + r["wall_seconds"], 1) for r in curve
-                                                if r["test_acc"] >= t), None) for t in THRESHOLDS}
+        row["seconds_to"] = {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in THRESHOLDS}
         runs[entry] = row
         print(f"{entry:12s} {row['test_acc']:.4f} in {row['process_seconds']:.0f} s", flush=True)
     series["loadavg_after"] = load_average()

@@ -17,6 +17,12 @@ from classicnets.training.recipes import SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
 
 
+def first_reaching(curve: list[dict[str, Any]], accuracy: float, clock: str = "wall_seconds") -> float | None:
+    """The `clock` value of the first row of `curve` (per-epoch rows, in order) whose test
+    accuracy is at least `accuracy`; None if none gets there."""
+    return next((row[clock] for row in curve if row["test_acc"] >= accuracy), None)
+
+
 @dataclass
 class SpeedrunResult:
     model: str
@@ -50,6 +56,6 @@ def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, over
                  show_progress=show_progress, log=log, on_epoch_end=wall_clock)
     seconds = time.perf_counter() - started
     curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
-    time_to = {f"{t:.2f}": next((c["wall_seconds"] for c in curve if c["test_acc"] >= t), None) for t in THRESHOLDS}
+    time_to = {f"{t:.2f}": first_reaching(curve, t) for t in THRESHOLDS}
     return SpeedrunResult(model=model, test_acc=result.metrics[-1]["test_acc"], seconds=seconds, device=result.device,
                           epochs=config.epochs, run_dir=str(result.run_dir), time_to=time_to, curve=curve)
