@@ -266,32 +266,6 @@ def test_googlenet_batchnorm_variant_adds_bn_after_every_conv():
     assert with_bn(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 
 
-def test_data_conv_weight_gradient_path_equals_nn_conv2d():
-    from classicnets.models.layers import Conv2d
-
-    torch.manual_seed(0)
-    fast = Conv2d(1, 6, kernel_size=5, padding=2)
-    plain = torch.nn.Conv2d(1, 6, kernel_size=5, padding=2)
-    plain.load_state_dict(fast.state_dict())
-    x = torch.randn(16, 1, 28, 28)
-    out_fast, out_plain = fast(x), plain(x)
-    grad = torch.randn_like(out_plain)
-    out_fast.backward(grad)
-    out_plain.backward(grad)
-    assert out_fast.grad_fn.name().endswith("_DataConvFunctionBackward")  # the fast path was taken
-    torch.testing.assert_close(out_fast, out_plain)
-    # float32 sums of 12,544 products each, in another order: compare both with a float64 reference
-    exact = torch.nn.Conv2d(1, 6, kernel_size=5, padding=2).double()
-    exact.load_state_dict(fast.state_dict())
-    exact(x.double()).backward(grad.double())
-    for ours in (fast, plain):
-        torch.testing.assert_close(ours.weight.grad.double(), exact.weight.grad, rtol=1e-4, atol=1e-3)
-        torch.testing.assert_close(ours.bias.grad.double(), exact.bias.grad, rtol=1e-4, atol=1e-3)
-    # an input that needs its gradient (not data) takes nn.Conv2d's own path
-    assert "DataConv" not in fast(x.requires_grad_()).grad_fn.name()
-    assert type(create_model("lenet").features[0]) is Conv2d
-
-
 def test_kaiming_init_is_he_normal_with_zero_biases():
     torch.manual_seed(0)
     model = init_kaiming_weights(create_model("nin"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from classicnets.errors import ModelError
@@ -73,40 +72,3 @@ def make_norm(kind: str, num_features: int, num_dims: int) -> nn.Module:
     if kind == "scratch":
         return BookBatchNorm(num_features, num_dims)
     raise ModelError(f"unknown norm {kind!r}; choose one of: {', '.join(NORM_CHOICES)}")
-
-
-class _DataConvFunction(torch.autograd.Function):
-    """A stride-1 convolution of the input data, whose weight gradient is computed as one
-    convolution of the batch by the output gradient (batch and channels swapped).
-
-    On the CPU, oneDNN's weight-gradient kernel is slow for a single input channel: for LeNet's
-    first layer it takes 10 ms of a 27 ms training step at batch 256, the swapped convolution
-    2.9 ms (2 cores, benchmarks/README: "where the time goes"). The input needs no gradient
-    (it is data), so none is computed.
-    """
-
-    @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, padding: tuple[int, int]) -> torch.Tensor:  # type: ignore[override]
-        ctx.save_for_backward(x)
-        ctx.padding, ctx.has_bias = padding, bias is not None
-        return F.conv2d(x, weight, bias, padding=padding)
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> tuple[None, torch.Tensor, torch.Tensor | None, None]:  # type: ignore[override]
-        (x,) = ctx.saved_tensors
-        grad_weight = F.conv2d(x.transpose(0, 1), grad.transpose(0, 1), padding=ctx.padding).transpose(0, 1)
-        return None, grad_weight, grad.sum(dim=(0, 2, 3)) if ctx.has_bias else None, None
-
-
-class Conv2d(nn.Conv2d):
-    """`nn.Conv2d` (same parameters, same state dict, same results) that takes the faster
-    weight-gradient path of `_DataConvFunction` when it convolves single-channel input data
-    with stride 1 on the CPU; every other case is nn.Conv2d's own forward."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.training and x.device.type == "cpu" and not x.requires_grad and self.weight.requires_grad
-                and torch.is_grad_enabled() and self.in_channels == 1 and self.groups == 1
-                and self.stride == (1, 1) and self.dilation == (1, 1) and self.padding_mode == "zeros"
-                and not isinstance(self.padding, str) and x.dtype == torch.float32):
-            return _DataConvFunction.apply(x, self.weight, self.bias, self.padding)
-        return super().forward(x)

@@ -8,7 +8,7 @@ import math
 from torch import nn
 
 from classicnets.models.base import ClassicNet, features_output_shape
-from classicnets.models.layers import Conv2d, make_norm
+from classicnets.models.layers import make_norm
 from classicnets.models.registry import register_model
 
 
@@ -24,7 +24,7 @@ def _lenet(
 ) -> ClassicNet:
     def conv_unit(c_in: int, c_out: int, pad: int) -> list[nn.Module]:
         bn = [make_norm(norm, c_out, 4)] if norm else []  # BN after the conv, before the activation
-        return [Conv2d(c_in, c_out, kernel_size=5, padding=pad), *bn, act_layer(),
+        return [nn.Conv2d(c_in, c_out, kernel_size=5, padding=pad), *bn, act_layer(),
                 nn.AvgPool2d(kernel_size=2, stride=2)]
 
     features = nn.Sequential(*conv_unit(in_channels, 6, padding), *conv_unit(6, 16, 0))
