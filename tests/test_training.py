@@ -200,3 +200,32 @@ def test_speedrun_reports_wall_time_accuracy_and_time_to_thresholds(tmp_path, ca
     document = json.loads(capsys.readouterr().out)
     assert set(document) == {"model", "test_acc", "seconds", "device"} and document["model"] == "mlp"
     assert 0.5 < document["test_acc"] <= 1 and document["seconds"] > 0
+
+
+def test_device_auto_prefers_cuda_then_apples_gpu_then_the_cpu(monkeypatch):
+    from classicnets.training import device as devices
+
+    monkeypatch.setattr(devices.torch.cuda, "device_count", lambda: 0)
+    monkeypatch.setattr(devices, "mps_available", lambda: False)
+    assert devices.resolve_device("auto") == torch.device("cpu")
+    with pytest.raises(ClassicnetsError, match="device mps asked for, but this PyTorch has no usable MPS"):
+        devices.resolve_device("mps")
+    monkeypatch.setattr(devices, "mps_available", lambda: True)
+    assert devices.resolve_device("auto") == torch.device("mps") == devices.resolve_device("mps")
+    monkeypatch.setattr(devices.torch.cuda, "device_count", lambda: 1)
+    assert devices.resolve_device("auto") == torch.device("cuda:0")
+    with pytest.raises(ClassicnetsError, match="unknown device 'tpu7'"):
+        devices.resolve_device("tpu7")
+    import contextlib
+
+    assert isinstance(devices.autocast(torch.device("mps")), contextlib.nullcontext)  # float32 on MPS
+
+
+def test_the_command_line_turns_on_pytorchs_mps_fallback_before_torch_loads(monkeypatch, tmp_path, capsys):
+    import os
+
+    from classicnets.cli.main import main
+
+    monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK", raising=False)
+    assert main(["show", str(tmp_path)]) == 1  # any command; this one fails fast
+    assert os.environ["PYTORCH_ENABLE_MPS_FALLBACK"] == "1"

@@ -54,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
+        # Before any command loads PyTorch, which reads it then: on Apple's GPU the operations
+        # MPS lacks run on the CPU instead of failing (ignored everywhere else).
+        os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
         return int(args.handler(args) or 0)
     except ClassicnetsError as exc:
         if debug:

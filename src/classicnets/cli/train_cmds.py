@@ -207,7 +207,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--seed", type=int)
     g.add_argument("--limit", type=positive_int, help="use only the first N training (and test) images")
     g.add_argument("--val-size", type=int, help="hold out N training images as the validation set")
-    g.add_argument("--device", help="auto (GPU if any), cpu, cuda or cuda:N (default auto)")
+    g.add_argument("--device", help="auto (CUDA, else Apple's GPU, else the CPU), cpu, cuda, cuda:N or mps "
+                                    "(default auto)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
     g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
                    help="also log to RUN_DIR/tensorboard")

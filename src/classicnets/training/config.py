@@ -50,7 +50,7 @@ class TrainConfig:
     limit: int | None = None  # use the first N training (and at most N test) examples
     val_size: int = 0  # >0: carve a validation set from the training set, report it as test_acc
     seed: int = 0
-    device: str = "auto"  # "auto" (GPU if there is one, as d2l's try_gpu), "cpu", "cuda", "cuda:N"
+    device: str = "auto"  # "auto" (CUDA, else Apple's MPS, else the CPU), "cpu", "cuda", "cuda:N", "mps"
     compile: bool = False
     channels_last: bool | None = None  # None: on for CUDA, off on CPU
     eval_batch_size: int | None = None  # None: twice the training batch

@@ -1,7 +1,10 @@
 """Where a run computes and in what precision.
 
-CUDA: bf16 autocast, channels_last, the data set resident on the GPU. CPU: float32, because
-bf16 matrix products are hundreds of times slower on CPUs without AMX (ours).
+CUDA: bf16 autocast, channels_last, the data set resident on the GPU. Apple's GPU (MPS):
+float32, the data set resident there, and the operations MPS lacks run on the CPU (PyTorch's
+documented switch, PYTORCH_ENABLE_MPS_FALLBACK=1: the command line sets it before PyTorch loads;
+from Python, set it before importing torch). CPU: float32, because bf16 matrix products are hundreds of times slower on CPUs
+without AMX (ours).
 """
 
 from __future__ import annotations
@@ -20,14 +23,26 @@ def try_gpu(index: int = 0) -> torch.device:
     return torch.device("cpu")
 
 
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
 def resolve_device(name: str) -> torch.device:
-    """'auto', 'cpu', 'cuda' or 'cuda:N' -> a device that exists, or a clear error."""
+    """'auto', 'cpu', 'cuda', 'cuda:N' or 'mps' -> a device that exists, or a clear error.
+    'auto' is the first of CUDA, Apple's GPU (MPS) and the CPU that this machine has."""
     if name == "auto":
-        return try_gpu()
+        device = try_gpu()
+        return torch.device("mps") if device.type == "cpu" and mps_available() else device
     try:
         device = torch.device(name)
     except RuntimeError:
-        raise ClassicnetsError(f"unknown device {name!r}: use auto, cpu, cuda or cuda:N") from None
+        raise ClassicnetsError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
+    if device.type == "mps":
+        if not mps_available():
+            raise ClassicnetsError("device mps asked for, but this PyTorch has no usable MPS (Apple GPU) backend "
+                                   "here: use --device cpu or auto")
+        return device
     if device.type == "cuda":
         count = torch.cuda.device_count()
         index = device.index or 0
@@ -37,7 +52,7 @@ def resolve_device(name: str) -> torch.device:
             )
         return torch.device("cuda", index)
     if device.type != "cpu":
-        raise ClassicnetsError(f"device type {device.type!r} is not supported: use auto, cpu, cuda or cuda:N")
+        raise ClassicnetsError(f"device type {device.type!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
     return device
 
 
