@@ -31,7 +31,7 @@ from classicnets.training import recipe_config
 
 from leaderboard import load_note  # benchmarks/*.py, beside this script
 from throughput import recipe_steps, run_steps
-from tta import load_average
+from tta import add_idle_option, load_average, start_series
 
 RESULTS = Path(__file__).parent / "results"
 CHANCE = math.log(10)
@@ -80,14 +80,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=160.0, help="time limit per network")
     parser.add_argument("--init", choices=["xavier", "default", "kaiming"],
                         help="replace the book's init (recorded as NAME+INIT): what makes a stuck recipe learn")
+    add_idle_option(parser)
     args = parser.parse_args()
     path = RESULTS / "book_start.json"
     document = json.loads(path.read_text()) if path.exists() else {}
     rows = document.get("runs", {})
     earlier = document.get("series", [])
     earlier = [earlier] if isinstance(earlier, dict) else earlier
-    series = {"models": args.models.split(","), "loadavg_before": load_average(), "loadavg_after": None,
-              "batches": args.batches, "seconds": args.seconds, "started": time.strftime("%Y-%m-%d %H:%M")}
+    series = {"models": args.models.split(","), **start_series(args.busy_ok), "loadavg_after": None,
+              "batches": args.batches, "seconds": args.seconds}
     for name in args.models.split(","):
         row = measure(name, args.batches, args.seconds, args.init)
         rows[name + (f"+{args.init}" if args.init else "")] = row

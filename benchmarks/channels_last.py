@@ -25,6 +25,7 @@ import torch
 from classicnets.models import list_models
 
 from throughput import measure
+from tta import add_idle_option, load_average, start_series
 
 RESULTS = Path(__file__).parent / "results" / "channels_last.json"
 
@@ -34,8 +35,9 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default=",".join(n for n in list_models() if n not in ("mlp", "tiny_cnn")))
+    add_idle_option(parser)
     args = parser.parse_args()
-    load = [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]]
+    series = start_series(args.busy_ok)
     rows = {}
     for name in args.models.split(","):
         runs: dict[bool, list[dict]] = {False: [], True: []}
@@ -52,8 +54,8 @@ def main() -> None:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "torch": torch.__version__,
-        "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/channels_last.py", "loadavg_before": load,
-        "loadavg_after": [float(v) for v in Path("/proc/loadavg").read_text().split()[:3]], "networks": rows,
+        "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/channels_last.py", **series,
+        "loadavg_after": load_average(), "networks": rows,
     }, indent=2) + "\n")
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from tta import load_average  # benchmarks/tta.py, beside this script
+from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "cli_latency.json"
 
@@ -29,6 +29,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--run", default="runs/cli-latency", help="where the small run for `show` goes")
+    add_idle_option(parser)
     args = parser.parse_args()
     cli = [sys.executable, "-m", "classicnets"]
     subprocess.run([*cli, "train", "mlp", "--epochs", "1", "--limit", "500", "--out", args.run, "--overwrite",
@@ -42,7 +43,7 @@ def main() -> None:
         f"classicnets show {args.run}": [*cli, "show", args.run],
         "classicnets models --json": [*cli, "models", "--json"],
     }
-    series = {"loadavg_before": load_average(), "started": time.strftime("%Y-%m-%d %H:%M"), "torch": torch.__version__}
+    series = {**start_series(args.busy_ok), "torch": torch.__version__}
     times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.repeats):
         for name, command in commands.items():

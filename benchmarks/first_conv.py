@@ -31,7 +31,7 @@ from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist
 from classicnets.models import create_model
 
 from throughput import measure
-from tta import load_average  # benchmarks/*.py, beside this script
+from tta import add_idle_option, load_average, start_series  # benchmarks/*.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "first_conv.json"
 BATCH = 256
@@ -96,8 +96,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--steps", type=int, default=40)
+    add_idle_option(parser)
     args = parser.parse_args()
-    series = {"loadavg_before": load_average(), "started": time.strftime("%Y-%m-%d %H:%M"),
+    series = {**start_series(args.busy_ok),
               "torch": torch.__version__, "threads": torch.get_num_threads()}
     x, _ = next(iter(BatchIterator(load_fashion_mnist(show_progress=False).train, BatchConfig(batch_size=BATCH))))
     torch.manual_seed(0)

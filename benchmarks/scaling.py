@@ -27,7 +27,7 @@ import torch
 
 from classicnets.training.rundir import read_metrics
 
-from tta import load_average  # benchmarks/tta.py, beside this script
+from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 
@@ -49,9 +49,10 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--runs", default="lenet:3,resnet18:1:10000")
     parser.add_argument("--out", default="runs/scaling")
+    add_idle_option(parser)
     args = parser.parse_args()
     python = sys.executable
-    series = {"loadavg_before": load_average(), "started": time.strftime("%Y-%m-%d %H:%M"),
+    series = {**start_series(args.busy_ok),
               "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
               "torch": torch.__version__}
     results = {}

@@ -20,7 +20,7 @@ from pathlib import Path
 from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
-from tta import load_average, seconds_to  # benchmarks/tta.py, beside this script
+from tta import add_idle_option, load_average, seconds_to, start_series  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 
@@ -28,8 +28,9 @@ RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", default="mlp,lenet,lenet_bn,lenet:20,lenet_bn:20")
+    add_idle_option(parser)
     args = parser.parse_args()
-    series = {"loadavg_before": load_average(), "started": time.strftime("%Y-%m-%d %H:%M")}
+    series = start_series(args.busy_ok)
     runs = {}
     for entry in args.runs.split(","):
         model, _, epochs = entry.partition(":")

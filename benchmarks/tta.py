@@ -34,8 +34,29 @@ RESULTS = Path(__file__).parent / "results" / "tta.json"
 THRESHOLDS = (0.90, 0.92, 0.93)
 
 
+IDLE_LOAD = 1.0  # a 1-minute load average at or above this means something else is running
+
+
 def load_average() -> float:
     return float(Path("/proc/loadavg").read_text().split()[0])
+
+
+def add_idle_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--busy-ok", action="store_true",
+                        help=f"time even when the 1-minute load average is {IDLE_LOAD} or more (flagged busy)")
+
+
+def start_series(busy_ok: bool) -> dict:
+    """The start of a timed series: its load average and time. On a busy machine it refuses,
+    or with `busy_ok` warns and flags the series `busy`: a timing taken beside other work is
+    wrong, and a figure others cannot reproduce is a defect."""
+    load = load_average()
+    if load >= IDLE_LOAD:
+        message = f"the 1-minute load average is {load:.2f} (>= {IDLE_LOAD}): timings beside other work are wrong"
+        if not busy_ok:
+            raise SystemExit(f"{message}; wait for an idle machine, or pass --busy-ok to record them flagged busy")
+        print(f"warning: {message}; recording them flagged busy", flush=True)
+    return {"loadavg_before": load, "busy": load >= IDLE_LOAD, "started": time.strftime("%Y-%m-%d %H:%M")}
 
 
 def seconds_to(curve: list[dict], accuracy: float, startup: float, clock: str = "elapsed") -> float | None:
@@ -78,15 +99,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--out", default="runs/zoo", help="where the runs go (default runs/zoo)")
+    add_idle_option(parser)
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs, history = results.get("runs", {}), results.get("history", {})
     earlier = results.get("series", [])
     earlier = [earlier] if isinstance(earlier, dict) else earlier
-    series = {"models": args.models.split(","), "loadavg_before": load_average(), "loadavg_after": None,
-              "started": time.strftime("%Y-%m-%d %H:%M")}
-    if series["loadavg_before"] >= 1.0:
-        print(f"warning: load average {series['loadavg_before']:.2f} >= 1.0: the timings will be too slow", flush=True)
+    series = {"models": args.models.split(","), **start_series(args.busy_ok), "loadavg_after": None}
     for name in args.models.split(","):
         row = measure(name, Path(args.out))
         if name in runs and runs[name]["epochs"] != row["epochs"]:  # keep what an earlier recipe measured
