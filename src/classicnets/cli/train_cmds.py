@@ -120,29 +120,27 @@ def run_predict(args: argparse.Namespace) -> int:
 
     loaded = load_run(args.run_dir)
     started, count, failed = time.perf_counter(), 0, 0
+    say, tell = log_printer(json_mode=False), log_printer(json_mode=True)  # stdout, stderr: plain, never wrapped
     out = sys.stdout
     if args.json:
         out.write("[")
-    # Printed as they are classified: 10,000 files stream through in bounded memory. Plain
-    # lines, never wrapped: a pipe reads one file per line whatever the names' lengths.
+    # Printed as they are classified: 10,000 files stream through in bounded memory, and a pipe
+    # reads one file per line whatever the names' lengths.
     for r in iter_predictions(loaded, args.images, top_k=args.top):
         if args.json:
             out.write(("\n  " if count == 0 else ",\n  ") + json.dumps(r.to_dict()))
         elif r.error:
-            err_console.print(f"classicnets: error: {r.error}", markup=False, highlight=False, soft_wrap=True)
+            tell(f"classicnets: error: {r.error}")
         else:
-            ranked = ", ".join(f"{c} {p:.1%}" for c, p in r.top)
-            console.print(f"{r.path}: {ranked}", markup=False, highlight=False, soft_wrap=True)
+            say(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
         if r.warning and not args.json:
-            err_console.print(f"classicnets: warning: {r.path}: {r.warning}", markup=False, highlight=False,
-                              soft_wrap=True)
+            tell(f"classicnets: warning: {r.path}: {r.warning}")
         count += 1
         failed += r.error is not None
     if args.json:
         out.write("\n]\n")
     seconds = time.perf_counter() - started
-    err_console.print(f"{count - failed:,} of {count:,} images classified in {seconds:.1f} s "
-                      f"({(count - failed) / seconds:,.0f} images/s)", markup=False, highlight=False, soft_wrap=True)
+    tell(f"{count - failed:,} of {count:,} images classified in {seconds:.1f} s ({(count - failed) / seconds:,.0f} images/s)")
     return 1 if failed else 0
 
 

@@ -173,9 +173,12 @@ def predict_all(model: nn.Module, batches: Batches, device: torch.device) -> tup
     return torch.cat(predicted).cpu(), torch.cat(true).cpu()
 
 
-def accuracy(model: nn.Module, batches: Batches, device: torch.device) -> float:
+def accuracy(model: nn.Module, batches: Batches, device: torch.device, world: World = World()) -> float:
+    """The fraction of `batches` that `model` classifies right; with a `world` of several ranks,
+    each holding its shard, the counts are summed over all of them."""
     predicted, true = predict_all(model, batches, device)
-    return float((predicted == true).double().mean())
+    correct, total = world.sum([float((predicted == true).sum()), float(len(true))], device)
+    return correct / total
 
 
 # --- the run ---------------------------------------------------------------------------------
@@ -378,15 +381,14 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
            stop_after_epoch: int | None, writer_class: Any,
            on_epoch_end: Callable[[int, nn.Module, TrainingParts], dict[str, Any]] | None) -> RunResult:
     config, device = parts.config, parts.device
-    model, optimizer, step_model = parts.model, parts.optimizer, parts.step_model
-    train_batches, test_batches = parts.train_batches, parts.test_batches
+    model, optimizer, train_batches = parts.model, parts.optimizer, parts.train_batches
 
     # Check the input once, before any step: a wrong size is one clear line, not a trace from compile.
     example, _ = next(train_batches.iter_epoch(0))
     model.check_input(example)
-    writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None and parts.world.main else None
-
     world = parts.world
+    writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None and world.main else None
+
     saved: list[str] = []  # where the last checkpoint is, for messages
     if (run_dir / LAST).is_file():
         saved.append(f"{run_dir / LAST} ({position.where()})")
@@ -424,7 +426,7 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                 task = progress.add_task(f"epoch {epoch + 1}/{config.epochs}", total=len(train_batches),
                                          completed=position.batch)
                 model.train()
-                loss_sum, _, seen = _epoch_sums(position, world, device)
+                loss_sum, _, seen = world.sum(_local_sums(position), device)
                 watch.start_epoch(loss_sum, int(seen))
                 for x, y in train_batches.iter_epoch(epoch, position.batch):
                     out, loss, lr = train_step(parts, x, y, position.step)
@@ -520,10 +522,6 @@ def _local_sums(position: _Position) -> list[float]:
     return [float(position.loss_sum), float(position.correct), float(position.seen)]
 
 
-def _epoch_sums(position: _Position, world: World, device: torch.device) -> list[float]:
-    return world.sum(_local_sums(position), device)
-
-
 def _watch(watch: LossWatch, loss_sum: float, seen: float, position: _Position, lr: float, saved: list[str]) -> None:
     problem = watch.check(loss_sum, int(seen))
     if problem:
@@ -534,9 +532,7 @@ def _watch(watch: LossWatch, loss_sum: float, seen: float, position: _Position, 
 def _test_accuracy(parts: TrainingParts) -> float:
     """Test accuracy of the network, over every rank's shard of the test set."""
     parts.world.sync_buffers(parts.model)
-    predicted, true = predict_all(parts.eval_model, parts.test_batches, parts.device)
-    correct, total = parts.world.sum([float((predicted == true).sum()), float(len(true))], parts.device)
-    return correct / total
+    return accuracy(parts.eval_model, parts.test_batches, parts.device, parts.world)
 
 
 def _interrupted(stop: StopRequest, run_dir: Path, saved: list[str], log: Callable[[str], None]) -> TrainingInterrupted:
