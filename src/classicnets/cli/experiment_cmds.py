@@ -70,22 +70,30 @@ def run_verify_cmd(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from classicnets.analysis.predict import probabilities
-    from classicnets.analysis.spec import export_npz
     from classicnets.data.fashion_mnist import load_fashion_mnist
-    from classicnets.numpy_runtime import load_npz
+    from classicnets.numpy_runtime import load_exported
     from classicnets.training.checkpoint import load_run
 
     run = load_run(args.run_dir)
-    out = Path(args.out) if args.out else run.run_dir / "model.npz"
-    meta: dict[str, Any] = {"model": run.meta["model"], "model_args": run.meta.get("model_args", {}),
-                            "input": run.input.to_dict()}
-    export_npz(run.model, out, meta)
-    document: dict[str, Any] = {"run_dir": str(run.run_dir), "npz": str(out), "bytes": out.stat().st_size}
+    out = Path(args.out) if args.out else run.run_dir / f"model.{args.format}"
+    if args.format == "onnx":
+        from classicnets.analysis.onnx_export import export_onnx
+
+        export_onnx(run, out)
+        runtime = "ONNX Runtime"
+    else:
+        from classicnets.analysis.spec import export_npz
+
+        export_npz(run.model, out, {"model": run.meta["model"], "model_args": run.meta.get("model_args", {}),
+                                    "input": run.input.to_dict()})
+        runtime = "the NumPy runtime"
+    document: dict[str, Any] = {"run_dir": str(run.run_dir), "format": args.format, "file": str(out),
+                                "bytes": out.stat().st_size}
     if run.input.images:
         # Prove the file alone classifies as PyTorch does, on a few real test images.
         images = load_fashion_mnist(resolve_data_dir(args)).test.images[: args.check]
         reference = probabilities(run, images).numpy()
-        exported = load_npz(out).probabilities(images.numpy())
+        exported = load_exported(out).probabilities(images.numpy())
         document["check"] = {"images": len(images), "max_abs_diff_probability": float(np.abs(exported - reference).max()),
                              "same_predictions": bool((exported.argmax(1) == reference.argmax(1)).all())}
     if args.json:
@@ -94,9 +102,9 @@ def run_export(args: argparse.Namespace) -> int:
         _say(f"wrote {out} ({document['bytes']:,} bytes)")
         if "check" in document:
             check = document["check"]
-            _say(f"checked: the NumPy runtime gives the same predictions on {check['images']} test images "
+            _say(f"checked: {runtime} gives the same predictions on {check['images']} test images "
                  f"(largest probability difference {check['max_abs_diff_probability']:.1e})"
-                 if check["same_predictions"] else "warning: the NumPy runtime's predictions differ")
+                 if check["same_predictions"] else f"warning: {runtime}'s predictions differ")
         _say(f"classify without PyTorch: python -m classicnets.numpy_runtime {out} IMAGE...")
     return 0 if document.get("check", {}).get("same_predictions", True) else 1
 
@@ -272,13 +280,17 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_verify_cmd)
 
     p = subparsers.add_parser(
-        "export", help="write a run's network as a NumPy archive that classifies without PyTorch",
-        description="Write the weights, the network's layer description and its input preparation to one .npz "
-                    "file (no pickle). `python -m classicnets.numpy_runtime FILE.npz IMAGE...` then classifies "
-                    "pictures with NumPy and PIL alone.")
+        "export", help="write a run's network as a NumPy archive or an ONNX model that classify without PyTorch",
+        description="npz: the weights, the network's layer description and its input preparation in one .npz "
+                    "file (no pickle), run by NumPy alone. onnx: the network as an ONNX graph (dynamic batch; "
+                    "input: the normalised, resized float tensor N x C x H x W; output: logits, or "
+                    "log-probabilities where the network was trained to emit them) with the input preparation "
+                    "and class names in its metadata, for ONNX Runtime and other consumers (needs "
+                    "'classicnets[onnx]'). Either way the export is checked against PyTorch on real test images, "
+                    "and `python -m classicnets.numpy_runtime FILE IMAGE...` classifies pictures without PyTorch.")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--format", choices=["npz"], default="npz", help="the export format (default npz)")
-    p.add_argument("--out", metavar="FILE", help="where to write (default RUN_DIR/model.npz)")
+    p.add_argument("--format", choices=["npz", "onnx"], default="npz", help="the export format (default npz)")
+    p.add_argument("--out", metavar="FILE", help="where to write (default RUN_DIR/model.npz or model.onnx)")
     p.add_argument("--check", type=positive_int, default=16, help="test images the export is checked on (default 16)")
     p.add_argument("--json", action="store_true")
     add_data_arguments(p)

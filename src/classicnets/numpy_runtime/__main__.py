@@ -1,6 +1,8 @@
 """Classify pictures with an exported network, with NumPy and PIL only (no PyTorch):
 
-    python -m classicnets.numpy_runtime MODEL.npz IMAGE [IMAGE ...] [--top K] [--json]
+    python -m classicnets.numpy_runtime MODEL.npz|MODEL.onnx IMAGE [IMAGE ...] [--top K] [--json]
+
+An `.onnx` export runs on ONNX Runtime (installed separately); the picture is prepared the same way.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 import numpy as np
 
 from classicnets.errors import ClassicnetsError
-from classicnets.numpy_runtime.archive import load_npz
+from classicnets.numpy_runtime.exported import load_exported
 from classicnets.numpy_runtime.picture import read_picture
 from classicnets.numpy_runtime.walker import SpecError
 
@@ -20,14 +22,15 @@ from classicnets.numpy_runtime.walker import SpecError
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m classicnets.numpy_runtime",
                                      description="Classify pictures with a network exported by "
-                                                 "`classicnets export RUN_DIR --format npz`, without PyTorch.")
-    parser.add_argument("model", metavar="MODEL.npz")
+                                                 "`classicnets export RUN_DIR --format npz|onnx`, without PyTorch "
+                                                 "(an .onnx file runs on ONNX Runtime).")
+    parser.add_argument("model", metavar="MODEL.npz|MODEL.onnx")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        model = load_npz(args.model)
+        model = load_exported(args.model)
     except SpecError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -12,10 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from classicnets.errors import ClassicnetsError
 from classicnets.fileio import atomic_path
-from classicnets.inputs import InputSpec
-from classicnets.numpy_runtime import ops
+from classicnets.numpy_runtime.exported import ExportedModel
 from classicnets.numpy_runtime.walker import Node, SpecError, run_spec
 
 FORMAT = "classicnets-npz"
@@ -24,51 +22,15 @@ _SPEC_KEY, _META_KEY, _WEIGHT_PREFIX = "__spec__", "__meta__", "w:"
 
 
 @dataclass
-class NpzModel:
+class NpzModel(ExportedModel):
     """A network exported to NumPy: `classify` needs nothing but NumPy."""
 
     spec: list[Node]
     weights: dict[str, np.ndarray]
     meta: dict[str, Any]  # model, model_args, input (an InputSpec as a dict)
 
-    @property
-    def input(self) -> InputSpec:
-        try:
-            return InputSpec.from_dict(self.meta["input"])
-        except (KeyError, ClassicnetsError) as exc:
-            raise SpecError(f"the export's input description is damaged ({exc})") from None
-
-    @property
-    def class_names(self) -> list[str]:
-        return list(self.input.class_names)
-
-    def prepare(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (N, H, W) -> the normalised, resized float input (N, 1, S, S)."""
-        spec = self.input
-        x = images.astype(np.float32)[:, None] / 255.0
-        x = (x - spec.mean) / spec.std
-        resize = spec.resize
-        if resize != x.shape[-1]:
-            if resize < x.shape[-1]:
-                raise SpecError(f"the NumPy runtime only enlarges images; this model wants {resize} px")
-            x = ops.resize_bilinear(x, resize)
-        return x
-
     def logits(self, images: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
         return run_spec(self.spec, self.prepare(images), self.weights, dtype=dtype)
-
-    def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, K); a log-softmax or sigmoid output is handled too."""
-        out = self.logits(images)
-        if out.shape[1] == 1:  # one sigmoid output: P(class 1)
-            return np.concatenate([1 - out, out], axis=1)
-        return ops.softmax(out, 1)
-
-    def classify(self, images: np.ndarray, top_k: int = 3) -> list[list[tuple[str, float]]]:
-        probs = self.probabilities(images)
-        names = self.class_names
-        order = np.argsort(-probs, axis=1)[:, :top_k]
-        return [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
 
 
 def save_npz(path: str | Path, spec: Sequence[Node], weights: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
