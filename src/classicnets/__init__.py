@@ -4,6 +4,7 @@
     result = classicnets.train("lenet", recipe="book")      # the run directory, metrics, model
     run = classicnets.load_run(result.run_dir)
     classicnets.predict(run, ["shirt.jpg"])
+    classicnets.explain(run, ["shirt.jpg"])                  # receptive fields, filters, Grad-CAM, saliency
 
 The functions are imported on first use, so that the PyTorch-free parts of the package
 (`classicnets.numpy_runtime`) can be imported where PyTorch is not installed.
@@ -21,6 +22,7 @@ _LAZY = {
     "resume": "training",
     "load_run": "training.checkpoint",
     "predict": "analysis.predict",
+    "explain": "reports.explain_figures",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -29,7 +29,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from classicnets.cli import data_cmd, experiment_cmds, inspect_cmds, train_cmds
+    from classicnets.cli import data_cmd, experiment_cmds, explain_cmd, inspect_cmds, train_cmds
 
     parser = _Parser(prog="classicnets", description="Build, inspect, train and explain the classic "
                      "image-classification networks on Fashion-MNIST.")
@@ -40,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.add_parsers(subparsers)
     train_cmds.add_parsers(subparsers)
     experiment_cmds.add_parsers(subparsers)
+    explain_cmd.add_parsers(subparsers)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""Figures, always written with the Agg backend and atomically (temporary name, then rename)."""
+"""Figures, written atomically (temporary name, then rename), with the Agg backend outside Jupyter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ from pathlib import Path
 
 import matplotlib
 
-matplotlib.use("Agg")  # no display on servers; set before pyplot is imported
+from classicnets.reports.notebook import in_notebook  # noqa: E402
+
+if not in_notebook():
+    # No display on servers; set before pyplot is imported. A Jupyter kernel keeps its own
+    # (inline) backend, or the learner's own plots would stop showing; ours are saved and closed.
+    matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import torch  # noqa: E402
 

@@ -37,6 +37,7 @@ from classicnets.fileio import write_text_atomic
 from classicnets.inputs import TOY_4X4
 from classicnets.models import create_model_for_input, get_model_config, init_book_weights, init_kaiming_weights
 from classicnets.reports.curves import plot_curves
+from classicnets.reports.notebook import LiveImage, NotebookProgress, in_notebook
 from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_weights, read_checkpoint,
                                             restore_training_state, save_checkpoint)
 from classicnets.training.config import TrainConfig
@@ -407,15 +408,20 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
             save_checkpoint(run_dir / LAST, model, meta, optimizer=optimizer, extra=here.tensors())
         saved[:] = [f"{run_dir / LAST} ({here.where()})"]
 
-    display, save_timer = _Throttle(_WRITE_EVERY_S), _Throttle(config.save_every, start_now=True)
+    # In Jupyter the bar and the curves are two outputs of the cell, updated in place, every epoch.
+    notebook = show_progress and in_notebook()
+    live_curves = LiveImage() if notebook and world.main else None
+    display = _Throttle(0.0 if notebook else _WRITE_EVERY_S)
+    save_timer = _Throttle(config.save_every, start_now=True)
     train_seconds = sum(m["train_seconds"] for m in metrics)
     trained_examples = sum(m["train_examples"] for m in metrics)
     if show_progress and position.step == 0:
         on = f"{world.size} processes ({device.type})" if world.distributed else str(device)
         log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run_dir}")
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                        console=Console(stderr=True), transient=True, disable=not show_progress)
+    progress = NotebookProgress() if notebook else Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=Console(stderr=True), transient=True, disable=not show_progress)
     lr = scheduled_lr(parts, max(position.step - 1, 0))
     stop = StopRequest()
     try:
@@ -483,6 +489,8 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
                 last = epoch + 1 == config.epochs or epoch + 1 == stop_after_epoch or stopping
                 if world.main and display(force=last):
                     plot_curves(metrics, run_dir / "curves.png", title=f"{config.model} ({config.recipe} recipe)")
+                    if live_curves is not None:
+                        live_curves.show(run_dir / "curves.png")
                     log(f"epoch {epoch + 1:>3}/{config.epochs}: loss {row['train_loss']:.3f}, train acc "
                         f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}, "
                         f"{row['examples_per_sec']:,.0f} examples/sec, {row['seconds']:.1f} s")
