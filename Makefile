@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup data demo test experiments bench-setup compare bench clean
+.PHONY: setup data demo test notebooks experiments bench-setup compare bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ demo: data
 	$(BIN)/classicnets train lenet --recipe book --out runs/lenet-book --overwrite
 	$(BIN)/classicnets evaluate runs/lenet-book
 	$(BIN)/classicnets show runs/lenet-book
+
+# The chapters as notebooks (notebooks/), executed headless with quick=True (about a minute in all on
+# 2 CPU cores) into runs/notebooks/, outputs included; the test suite runs the same script.
+notebooks: data
+	$(BIN)/python scripts/run_notebooks.py --out runs/notebooks
 
 # The experiments of seeds 003 and 004 (issue 5), into runs/experiments: about 6 minutes on 2 CPU
 # cores, plus the two book runs they compare when those are missing (about 3 minutes).

@@ -9,6 +9,7 @@ Compute only; `reports/explain_figures.py` draws the results.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -54,7 +55,10 @@ class Explanation:
 
 def _captum() -> Any:
     try:
-        import captum.attr
+        with warnings.catch_warnings():
+            # Captum imports tqdm.auto, which warns inside Jupyter when ipywidgets is missing; we draw no bar.
+            warnings.filterwarnings("ignore", message="IProgress not found")
+            import captum.attr
     except ImportError:
         raise ClassicnetsError("explain needs Captum: pip install 'classicnets[explain]'") from None
     return captum.attr
