@@ -29,7 +29,9 @@ def run_notebooks(out: Path, notebooks: list[Path], quick: bool = True) -> list[
         started = time.perf_counter()
         try:
             papermill.execute_notebook(str(notebook), str(target), kernel_name="python3", progress_bar=False,
-                                       parameters={"quick": quick, "out_dir": str(out / "runs")}, cwd=str(out))
+                                       parameters={"quick": quick, "out_dir": str(out / "runs")}, cwd=str(out),
+                                       # the kernel logs its own start and shutdown on our stderr (noise)
+                                       extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
         except papermill.PapermillExecutionError as exc:
             raise SystemExit(f"{notebook.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue} "
                              f"(executed copy: {target})") from None

@@ -113,7 +113,7 @@ def test_every_network_explains_an_image(name, fashion):
         assert explanation.grad_cam is None and explanation.stages == []
     else:
         assert explanation.grad_cam.shape == (side, side) and explanation.grad_cam_layer == explanation.stages[-1].name
-        assert all(s.maps.shape[0] <= 8 and s.maps.shape[1:] == s.shape[1:] for s in explanation.stages)
+        assert all(len(s.channels) == len(s.maps) <= 8 and s.maps.shape[1:] == s.shape[1:] for s in explanation.stages)
     layer, filters = first_layer_filters(model)
     assert filters.ndim == 3 and filters.shape[0] >= 1
 

@@ -23,7 +23,7 @@ from classicnets.errors import ClassicnetsError
 from classicnets.models.base import ClassicNet, top_level_layers
 from classicnets.training.checkpoint import LoadedRun
 
-MAPS_PER_STAGE = 8  # feature maps drawn per stage: the first channels
+MAPS_PER_STAGE = 8  # feature maps drawn per stage: its most active channels
 
 
 @dataclass
@@ -32,7 +32,8 @@ class Stage:
 
     name: str
     shape: tuple[int, ...]  # (C, H, W)
-    maps: np.ndarray  # the first MAPS_PER_STAGE channels (k, H, W)
+    channels: list[int]  # which channels `maps` holds: the most active ones
+    maps: np.ndarray  # (k, H, W), k <= MAPS_PER_STAGE
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Explanation:
     def to_dict(self) -> dict[str, Any]:
         return {"top": [{"class": c, "probability": p} for c, p in self.top], "target": self.target,
                 "grad_cam_layer": self.grad_cam_layer,
-                "stages": [{"name": s.name, "shape": list(s.shape)} for s in self.stages]}
+                "stages": [{"name": s.name, "shape": list(s.shape), "channels": s.channels} for s in self.stages]}
 
 
 def _captum() -> Any:
@@ -77,22 +78,31 @@ def first_layer_filters(model: nn.Module) -> tuple[str, np.ndarray]:
     raise ClassicnetsError(f"{type(model).__name__} has no convolution or linear layer")
 
 
-def _stage_layers(model: nn.Module, x: torch.Tensor) -> list[tuple[str, nn.Module, tuple[int, ...]]]:
-    """(name, module, output shape) of each stage: the last top-level layer with a 4-D output
-    before the output's shape changes (a conv followed by its activation keeps the activation)."""
-    shapes: dict[str, tuple[int, ...]] = {}
-    layers = [(name, module) for name, module in top_level_layers(model)]
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: shapes.__setitem__(name, tuple(out.shape)))
+def _forward_with_stages(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[nn.Module, Stage]]]:
+    """The network's output for `x`, and each stage with its module: the last top-level layer
+    with a 4-D output before the output's shape changes (a conv followed by its activation
+    keeps the activation's output), leaving out 1x1 maps (after a global pooling)."""
+    recorded: dict[str, torch.Tensor] = {}
+    layers = list(top_level_layers(model)) if isinstance(model, ClassicNet) else []
+    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: recorded.__setitem__(name, out))
              for name, module in layers]
     try:
         with torch.no_grad():
-            model(x)
+            out = model(x)
     finally:
         for hook in hooks:
             hook.remove()
-    maps = [(name, module, shapes[name][1:]) for name, module in layers if len(shapes.get(name, ())) == 4]
-    stages = [item for i, item in enumerate(maps) if i + 1 == len(maps) or maps[i + 1][2] != item[2]]
-    return [item for item in stages if item[2][1] > 1]  # a 1x1 map (after global pooling) shows nothing
+    maps = [(name, module, recorded[name]) for name, module in layers if recorded[name].ndim == 4]
+    ends = [item for i, item in enumerate(maps) if i + 1 == len(maps) or maps[i + 1][2].shape != item[2].shape]
+    return out, [(module, _stage(name, o[0])) for name, module, o in ends if o.shape[2] > 1]
+
+
+def _stage(name: str, maps: torch.Tensor) -> Stage:
+    """The stage's most active maps (largest mean |activation|), in channel order: the first
+    channels would repeat the previous stage in DenseNet, whose blocks pass their input on."""
+    strength = maps.float().abs().mean(dim=(1, 2))
+    channels = sorted(strength.topk(min(MAPS_PER_STAGE, len(strength))).indices.tolist())
+    return Stage(name=name, shape=tuple(maps.shape), channels=channels, maps=maps[channels].float().numpy())
 
 
 def explain_input(model: nn.Module, x: torch.Tensor, class_names: list[str], top_k: int = 3) -> Explanation:
@@ -100,8 +110,7 @@ def explain_input(model: nn.Module, x: torch.Tensor, class_names: list[str], top
     attr = _captum()
     model = model.eval()
     x = x.detach().float()
-    with torch.no_grad():
-        out = model(x)
+    out, stages = _forward_with_stages(model, x)
     if out.shape[1] == 1:  # one sigmoid output: P(second class)
         probs = torch.cat([1 - out, out], dim=1)[0]
     else:
@@ -112,27 +121,14 @@ def explain_input(model: nn.Module, x: torch.Tensor, class_names: list[str], top
     target = 0 if out.shape[1] == 1 else predicted
 
     saliency = attr.Saliency(model).attribute(x.clone().requires_grad_(True), target=target, abs=True)
-    stages = _stage_layers(model, x) if isinstance(model, ClassicNet) else []
     grad_cam, cam_layer = None, None
     if stages:
-        cam_layer, module, _ = stages[-1]
+        module, last = stages[-1]
         cam = attr.LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
         grad_cam = attr.LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
-        grad_cam = grad_cam[0, 0].detach().numpy()
-
-    recorded: dict[str, np.ndarray] = {}
-    hooks = [module.register_forward_hook(
-        lambda _m, _i, o, name=name: recorded.__setitem__(name, o[0, :MAPS_PER_STAGE].detach().float().numpy()))
-        for name, module, _ in stages]
-    try:
-        with torch.no_grad():
-            model(x)
-    finally:
-        for hook in hooks:
-            hook.remove()
+        grad_cam, cam_layer = grad_cam[0, 0].detach().numpy(), last.name
     return Explanation(image=x[0].mean(0).numpy(), top=top, target=predicted, saliency=saliency[0].amax(0).numpy(),
-                       grad_cam=grad_cam, grad_cam_layer=cam_layer,
-                       stages=[Stage(name=name, shape=shape, maps=recorded[name]) for name, _, shape in stages])
+                       grad_cam=grad_cam, grad_cam_layer=cam_layer, stages=[stage for _, stage in stages])
 
 
 def explain_images(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[Explanation]:

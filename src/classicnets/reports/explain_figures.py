@@ -32,7 +32,7 @@ def _overlay(ax: "plt.Axes", image: np.ndarray, heat: np.ndarray | None, title: 
 
 def plot_explanation(explanation: Explanation, path: str | Path, title: str = "") -> Path:
     """Row 1: the input, Grad-CAM and saliency for the predicted class; then one row per stage
-    with its first feature maps."""
+    with its most active feature maps (titled with their channel numbers)."""
     stages = explanation.stages
     columns = max(3, *(len(s.maps) for s in stages)) if stages else 3
     fig, axes = plt.subplots(1 + len(stages), columns, figsize=(columns * 1.3, (1 + len(stages)) * 1.45),
@@ -40,19 +40,20 @@ def plot_explanation(explanation: Explanation, path: str | Path, title: str = ""
     for ax in axes.flat:
         ax.axis("off")
     (name, probability), *_ = explanation.top
-    _overlay(axes[0, 0], explanation.image, None, f"input: {name} {probability:.0%}")
-    cam_title = (f"Grad-CAM ({explanation.grad_cam_layer})" if explanation.grad_cam is not None
-                 else "Grad-CAM: no conv stage")
+    _overlay(axes[0, 0], explanation.image, None, f"input\n{name} {probability:.0%}")
+    cam_title = (f"Grad-CAM\n{explanation.grad_cam_layer}" if explanation.grad_cam is not None
+                 else "Grad-CAM\n(no conv stage)")
     _overlay(axes[0, 1], explanation.image, explanation.grad_cam, cam_title)
-    _overlay(axes[0, 2], explanation.image, explanation.saliency, "saliency |d score/d pixel|")
+    _overlay(axes[0, 2], explanation.image, explanation.saliency, "saliency\n|d score / d pixel|")
     for ax in axes[0, :3]:
         ax.axis("on")
     for row, stage in enumerate(stages, start=1):
         for col, fmap in enumerate(stage.maps):
             ax = axes[row, col]
             ax.imshow(fmap, cmap="viridis")
-            if col == 0:
-                ax.set_title(f"{stage.name} {'x'.join(map(str, stage.shape))}", fontsize=7, loc="left")
+            # The stage's name runs on over the empty first lines of its neighbours' titles.
+            heading = f"{stage.name} {'x'.join(map(str, stage.shape))}" if col == 0 else ""
+            ax.set_title(f"{heading}\nchannel {stage.channels[col]}", fontsize=7, loc="left")
     if title:
         fig.suptitle(title, fontsize=10)
     return save_figure(fig, path)
