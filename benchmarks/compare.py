@@ -1,17 +1,22 @@
 """classicnets against the book's own code (d2l 1.0.3's train_ch6), same network, same recipe.
 
     benchmarks/book/setup.sh                 # once: the book's environment (torch 2.14.1, d2l)
-    python benchmarks/compare.py [--cases lenet,alexnet,vgg11,resnet18] [--repeats 2]
+    python benchmarks/compare.py [--cases lenet,lenet10,alexnet,vgg11,resnet18] [--repeats 3] [--busy-ok]
 
-For each case the two sides run alternately, `--repeats` times each, in separate processes with
-the same thread count: the book's code (benchmarks/book/run_book.py in benchmarks/book/.venv)
-and `classicnets train MODEL --recipe book` (this environment). Each side times itself from
-the data loading to the last evaluation (process start-up and imports excluded) and reports
-wall time per epoch, training images per second of wall time, and final test accuracy; the
-medians and the ratio book / classicnets go to benchmarks/results/compare.json.
-LeNet runs whole epochs on the full data; the conv-bound networks run a fixed number of
-batches at the book's resize (`--limit` training and test images), as a full epoch takes
-10 minutes to an hour on 2 CPU cores.
+For each case the two sides run alternately (book, classicnets, book, ...), `--repeats` times
+each, in separate processes with the same thread count: the book's code
+(benchmarks/book/run_book.py in benchmarks/book/.venv) and `classicnets train MODEL --recipe
+book` (this environment's console script). Two times per run: the whole process, interpreter
+start to exit, timed from outside (what a user waits for), and the in-process time each side
+reports itself, from the data loading to the last evaluation (start-up and imports excluded).
+Medians of each, the ratios book / classicnets, the test accuracies and the 1-minute load
+average before and after every run and the series go to benchmarks/results/compare.json with
+the machine, the versions, the date and the command. Refuses to start on a busy machine
+(load >= 1.0) unless --busy-ok, which flags the series.
+
+LeNet runs whole epochs on the full data (2 epochs, and the full 10-epoch recipe as `lenet10`);
+the conv-bound networks run a fixed number of batches at the book's resize (`limit` training
+and test images), as a full epoch takes 10 minutes to an hour on 2 CPU cores.
 """
 
 from __future__ import annotations
@@ -25,18 +30,34 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from tta import add_idle_option, load_average, start_series
 
 HERE = Path(__file__).resolve().parent
 BOOK_PYTHON = HERE / "book" / ".venv" / "bin" / "python"
 RESULTS = HERE / "results" / "compare.json"
 
-# model: (epochs, lr, batch size, resize, limit) -- the book recipes (training/recipes.py's BOOK)
+
+@dataclass(frozen=True)
+class Case:
+    """One comparison: the book recipe of `model` (training/recipes.py's BOOK), maybe cut short."""
+
+    model: str
+    epochs: int
+    lr: float
+    batch_size: int
+    resize: int | None = None
+    limit: int | None = None  # training and test images, for the networks too slow for a whole epoch
+
+
 CASES = {
-    "lenet": (2, 0.9, 256, None, None),
-    "alexnet": (1, 0.01, 128, 224, 1024),
-    "vgg11": (1, 0.05, 128, 224, 1024),
-    "resnet18": (1, 0.05, 256, 96, 2048),
+    "lenet": Case("lenet", 2, 0.9, 256),
+    "lenet10": Case("lenet", 10, 0.9, 256),
+    "alexnet": Case("alexnet", 1, 0.01, 128, 224, 1024),
+    "vgg11": Case("vgg11", 1, 0.05, 128, 224, 1024),
+    "resnet18": Case("resnet18", 1, 0.05, 256, 96, 2048),
 }
 
 
@@ -47,61 +68,87 @@ def _json_line(output: str) -> dict:
     raise RuntimeError(f"no JSON result in the output:\n{output[-2000:]}")
 
 
-def run_book(model: str, threads: int) -> dict:
-    epochs, lr, batch, resize, limit = CASES[model]
-    cmd = [str(BOOK_PYTHON), str(HERE / "book" / "run_book.py"), model, "--epochs", str(epochs), "--lr", str(lr),
-           "--batch-size", str(batch), "--threads", str(threads)]
-    cmd += ["--resize", str(resize)] if resize else []
-    cmd += ["--limit", str(limit)] if limit else []
-    done = subprocess.run(cmd, capture_output=True, text=True, check=True)
-    return _json_line(done.stdout)
+def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float, float]:
+    """(stdout, whole-process seconds, load before, load after)."""
+    load = load_average()
+    started = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    whole = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return done.stdout, whole, load, load_average()
 
 
-def run_classicnets(model: str, threads: int) -> dict:
-    epochs, lr, batch, resize, limit = CASES[model]
+def run_book(case: Case, threads: int) -> dict:
+    cmd = [str(BOOK_PYTHON), str(HERE / "book" / "run_book.py"), case.model, "--epochs", str(case.epochs),
+           "--lr", str(case.lr), "--batch-size", str(case.batch_size), "--threads", str(threads)]
+    cmd += ["--resize", str(case.resize)] if case.resize else []
+    cmd += ["--limit", str(case.limit)] if case.limit else []
+    out, whole, load_before, load_after = _timed(cmd)
+    result = _json_line(out)
+    return {"side": "book", "in_process_s": round(result["seconds"], 2), "whole_s": round(whole, 2),
+            "test_acc": result["test_acc"], "torch": result.get("torch"), "threads": result.get("threads"),
+            "load_before": load_before, "load_after": load_after}
+
+
+def run_classicnets(case: Case, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        cmd = [sys.executable, "-m", "classicnets", "train", model, "--recipe", "book", "--epochs", str(epochs),
-               "--lr", str(lr), "--batch-size", str(batch), "--out", out, "--overwrite", "--json", "--quiet",
-               "--device", "cpu"]
-        cmd += ["--resize", str(resize)] if resize else []
-        cmd += ["--limit", str(limit)] if limit else []
-        env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-        done = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
-    result = json.loads(done.stdout)
-    return {"side": "classicnets", "model": model, "epochs": epochs, "seconds": result["seconds"],
-            "epoch_seconds": result["seconds"] / epochs, "train_images": limit or 60000,
-            "test_acc": result["test_acc"]}
+        cmd = [str(Path(sys.executable).with_name("classicnets")), "train", case.model, "--recipe", "book",
+               "--epochs", str(case.epochs), "--lr", str(case.lr), "--batch-size", str(case.batch_size),
+               "--out", out, "--overwrite", "--json", "--quiet", "--device", "cpu"]
+        cmd += ["--resize", str(case.resize)] if case.resize else []
+        cmd += ["--limit", str(case.limit)] if case.limit else []
+        stdout, whole, load_before, load_after = _timed(cmd, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    result = json.loads(stdout)
+    return {"side": "classicnets", "in_process_s": round(result["seconds"], 2), "whole_s": round(whole, 2),
+            "test_acc": result["test_acc"], "load_before": load_before, "load_after": load_after}
+
+
+def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
+    row: dict = {"recipe": asdict(case)}
+    for side, rows in runs.items():
+        row[side] = {"in_process_s": round(statistics.median(r["in_process_s"] for r in rows), 2),
+                     "whole_s": round(statistics.median(r["whole_s"] for r in rows), 2),
+                     "test_acc": [r["test_acc"] for r in rows], "runs": rows}
+    for clock in ("in_process_s", "whole_s"):
+        row[f"speedup_{clock[:-2]}"] = round(row["book"][clock] / row["classicnets"][clock], 2)
+    return row
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", default=",".join(CASES))
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    add_idle_option(parser)
     args = parser.parse_args()
+    names = args.cases.split(",")
+    unknown = [n for n in names if n not in CASES]
+    if unknown:
+        sys.exit(f"unknown case {', '.join(unknown)}; choose from {', '.join(CASES)}")
     if not BOOK_PYTHON.exists():
         sys.exit(f"the book's environment is missing: run benchmarks/book/setup.sh first ({BOOK_PYTHON})")
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"cases": {}}
-    for model in args.cases.split(","):
+    series = start_series(args.busy_ok)
+    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    cases = results.get("cases", {}) if results.get("format") == 2 else {}
+    for name in names:
+        case = CASES[name]
         runs: dict[str, list[dict]] = {"book": [], "classicnets": []}
-        for _ in range(args.repeats):  # alternate, so that drifts in machine load hit both sides
-            runs["book"].append(run_book(model, args.threads))
-            runs["classicnets"].append(run_classicnets(model, args.threads))
-        row: dict = {"recipe": dict(zip(("epochs", "lr", "batch_size", "resize", "limit"), CASES[model]))}
-        for side, rows in runs.items():
-            epoch = statistics.median(r["epoch_seconds"] for r in rows)
-            row[side] = {"epoch_seconds": round(epoch, 2), "train_img_per_s": round(rows[0]["train_images"] / epoch, 1),
-                         "test_acc": [r["test_acc"] for r in rows], "runs": rows}
-        row["speedup"] = round(row["book"]["epoch_seconds"] / row["classicnets"]["epoch_seconds"], 2)
-        results["cases"][model] = row
-        print(f"{model:9s} book {row['book']['epoch_seconds']:8.2f} s/epoch ({row['book']['train_img_per_s']:8.1f} img/s, "
-              f"test acc {row['book']['test_acc']}), classicnets {row['classicnets']['epoch_seconds']:8.2f} s/epoch "
-              f"({row['classicnets']['train_img_per_s']:8.1f} img/s, test acc {row['classicnets']['test_acc']}): "
-              f"{row['speedup']:.2f}x", flush=True)
-        results.update({"machine": f"{platform.machine()}, {args.threads} threads", "date": time.strftime("%Y-%m-%d"),
-                        "book_torch": runs["book"][0].get("torch"), "classicnets_torch": _torch_version()})
+        for _ in range(args.repeats):  # alternate, so that drifts in the machine hit both sides
+            runs["book"].append(run_book(case, args.threads))
+            runs["classicnets"].append(run_classicnets(case, args.threads))
+        row = cases[name] = summarise(case, runs)
+        print(f"{name:9s} book {row['book']['whole_s']:7.1f} s whole / {row['book']['in_process_s']:7.1f} s in-process "
+              f"(acc {row['book']['test_acc']}); classicnets {row['classicnets']['whole_s']:7.1f} / "
+              f"{row['classicnets']['in_process_s']:7.1f} s (acc {row['classicnets']['test_acc']}): "
+              f"{row['speedup_whole']:.2f}x whole, {row['speedup_in_process']:.2f}x in-process", flush=True)
+        document = {"format": 2, "cases": cases, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+                    "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
+                    "book_torch": runs["book"][0].get("torch"), "classicnets_torch": _torch_version(),
+                    "repeats": args.repeats, "series": {**series, "loadavg_after": load_average()},
+                    "command": " ".join(["python", "benchmarks/compare.py", *sys.argv[1:]])}
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+        RESULTS.write_text(json.dumps(document, indent=2) + "\n")
 
 
 def _torch_version() -> str:

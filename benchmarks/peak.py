@@ -14,6 +14,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from throughput import measure  # benchmarks/throughput.py, beside this script
+from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 from classicnets.analysis.summary import summary
 from classicnets.models import create_model_for_input, list_models
@@ -73,7 +75,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
     parser.add_argument("--recipe", default="book", choices=["book", "fast"])
     parser.add_argument("--steps", type=int, default=1, help="timed steps after one warm-up step")
+    add_idle_option(parser)
     args = parser.parse_args()
+    series = start_series(args.busy_ok)
     gemm = {n: round(gemm_gflops(n), 1) for n in (1024, 2048, 4096)}
     conv = round(conv3x3_gflops(), 1)
     ceiling = max(max(gemm.values()), conv)
@@ -89,7 +93,9 @@ def main() -> None:
     RESULTS.write_text(json.dumps({"machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
                                    "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
                                    "gemm_gflops": gemm, "conv3x3_gflops": conv, "ceiling_gflops": ceiling,
-                                   "networks": rows}, indent=2) + "\n")
+                                   "networks": rows, "series": {**series, "loadavg_after": load_average()},
+                                   "command": " ".join(["python", "benchmarks/peak.py", *sys.argv[1:]])},
+                                  indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -15,10 +15,12 @@ import math
 import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
 import torch
+from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 from classicnets.models import list_models
 from classicnets.training import TrainConfig, recipe_config
@@ -76,7 +78,9 @@ def main() -> None:
     parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
     parser.add_argument("--recipes", default="book,fast")
     parser.add_argument("--steps", type=int, default=2)
+    add_idle_option(parser)
     args = parser.parse_args()
+    series = start_series(args.busy_ok)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"runs": {}}
     for name in args.models.split(","):
         for recipe in args.recipes.split(","):
@@ -86,7 +90,9 @@ def main() -> None:
                   f"{row['train_img_per_s']:9.1f} img/s, epoch {row['epoch_seconds']:7d} s, "
                   f"recipe {row['recipe_hours']:6.2f} h", flush=True)
             results.update({"machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d")})
+                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+                            "series": {**series, "loadavg_after": load_average()},
+                            "command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]])})
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 
