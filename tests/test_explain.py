@@ -4,6 +4,7 @@ its figures and JSON, and refuses bad input with one line."""
 
 import copy
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -149,3 +150,15 @@ def test_explain_command_writes_figures_and_json(trained_lenet_dir, fashion, tmp
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.png" in err
     assert not missing.exists()  # nothing written when one picture cannot be read
+
+
+def test_without_captum_explain_is_one_line(trained_lenet_dir, fashion, tmp_path, capsys, monkeypatch):
+    picture = tmp_path / "item.png"
+    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    monkeypatch.setitem(sys.modules, "captum", None)  # what an environment without the extra looks like
+    monkeypatch.setitem(sys.modules, "captum.attr", None)
+    out = tmp_path / "explain"
+    assert main(["explain", str(trained_lenet_dir), str(picture), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'classicnets[explain]'" in err
+    assert not out.exists()

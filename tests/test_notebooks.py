@@ -45,7 +45,8 @@ def test_every_notebook_runs_and_shows_its_figures_inline(executed):
         assert all(c.execution_count is not None for c in code), name
         errors = [o for c in code for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors}"
-        warnings = [o.text for c in code for o in c.outputs if o.output_type == "stream" and o.name == "stderr"]
+        warnings = [o.text for c in code for o in c.outputs if o.output_type == "stream" and o.name == "stderr"
+                    and not o.text.startswith("Matplotlib is building the font cache")]  # a fresh machine's first plot
         assert not warnings, f"{name}: {warnings}"
         assert sum(_images(c) for c in code) >= 1, name
         assert notebook.metadata["papermill"]["parameters"]["quick"] is True, name

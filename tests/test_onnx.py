@@ -105,3 +105,17 @@ def test_damaged_or_foreign_onnx_files_are_refused(tmp_path):
         load_exported(foreign)
     with pytest.raises(SpecError, match="no such file"):
         load_exported(tmp_path / "missing.onnx")
+
+
+def test_without_the_onnx_extra_export_is_one_line(trained_lenet_dir, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from classicnets.analysis import onnx_export
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(onnx_export.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else real(name))
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(trained_lenet_dir), "--format", "onnx", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'classicnets[onnx]'" in err and "onnxscript" in err
+    assert not out.exists()
