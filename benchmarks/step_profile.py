@@ -7,7 +7,8 @@ LeNet's whole process.
    under torch.profiler (after 2 warm-up steps): self CPU time per operator per step, largest
    first, and the step's wall time.
 2. LeNet's whole process: `classicnets train lenet --recipe book --epochs 2` run as a user runs it,
-   its wall time from outside, against `python -c "import torch"` and against the run's own
+   its wall time from outside, against `python -c "import torch"` (and with torch._dynamo, which
+   building any optimizer imports) and against the run's own
    clock (metrics.jsonl: the training seconds and the seconds of each epoch, evaluation
    included), so that start-up, data loading, training, evaluation and the rest add up.
 Results: benchmarks/results/step_profile.json, with the load before and after.
@@ -68,9 +69,12 @@ def _whole(cmd: list[str]) -> float:
 
 
 def whole_process(repeats: int) -> dict:
-    import_torch, runs = [], []
+    import_torch, import_dynamo, runs = [], [], []
     for _ in range(repeats):
         import_torch.append(_whole([sys.executable, "-c", "import torch"]))
+        # PyTorch imports its compiler the first time an optimizer is built (Optimizer.add_param_group
+        # is wrapped in torch._disable_dynamo), compiled or not: every training process pays this.
+        import_dynamo.append(_whole([sys.executable, "-c", "import torch, torch._dynamo"]))
         with tempfile.TemporaryDirectory() as out:
             wall = _whole([str(Path(sys.executable).with_name("classicnets")), "train", "lenet", "--recipe", "book",
                            "--epochs", "2", "--out", out, "--overwrite", "--quiet", "--device", "cpu"])
@@ -79,7 +83,8 @@ def whole_process(repeats: int) -> dict:
                      "train_s": [round(r["train_seconds"], 2) for r in rows],
                      "last_epoch_end_s": round(rows[-1]["elapsed"], 2)})
     median = sorted(runs, key=lambda r: r["wall_s"])[len(runs) // 2]
-    return {"import_torch_s": sorted(round(t, 2) for t in import_torch), "runs": runs, "median_run": median,
+    return {"import_torch_s": sorted(round(t, 2) for t in import_torch),
+            "import_torch_and_dynamo_s": sorted(round(t, 2) for t in import_dynamo), "runs": runs, "median_run": median,
             "outside_the_epochs_s": round(median["wall_s"] - sum(median["epochs_s"]), 2),
             "evaluation_and_epoch_end_s": [round(e - t, 2) for e, t in zip(median["epochs_s"], median["train_s"])]}
 
