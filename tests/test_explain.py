@@ -162,3 +162,14 @@ def test_without_captum_explain_is_one_line(trained_lenet_dir, fashion, tmp_path
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install 'classicnets[explain]'" in err
     assert not out.exists()
+
+
+def test_explain_an_mlp_run_whose_first_layer_is_dense(trained_mlp_dir, fashion, tmp_path, capsys):
+    picture = tmp_path / "item.png"
+    Image.fromarray(fashion.test.images[1].numpy()).save(picture)
+    assert main(["explain", str(trained_mlp_dir), str(picture), "--out", str(tmp_path / "e"), "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["filters"] == {"layer": "hidden1", "shape": [256, 28, 28], "png": str(tmp_path / "e" / "filters.png")}
+    assert document["images"][0]["grad_cam_layer"] is None and document["images"][0]["stages"] == []
+    assert all(row["whole_image"] for row in document["receptive_fields"])
+    assert open(document["images"][0]["png"], "rb").read(4) == b"\x89PNG"

@@ -121,7 +121,9 @@ def test_a_run_at_any_size_evaluates_predicts_verifies_and_exports_without_flags
     for argv in (["evaluate", str(vgg_at_48), "--limit", "200", "--json"],
                  ["predict", str(vgg_at_48), str(image)],
                  ["verify", str(vgg_at_48), "--batch", "2", "--json"],
-                 ["export", str(vgg_at_48), "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"]):
+                 ["export", str(vgg_at_48), "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"],
+                 ["export", str(vgg_at_48), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--json"],
+                 ["explain", str(vgg_at_48), str(image), "--out", str(tmp_path / "explain"), "--json"]):
         assert main(argv) == 0, argv
         capsys.readouterr()
 
