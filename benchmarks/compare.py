@@ -26,14 +26,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tta import add_idle_option, load_average, start_series
+from tta import add_idle_option, load_average, start_series, timed_run  # benchmarks/tta.py, beside this script
 
 HERE = Path(__file__).resolve().parent
 BOOK_PYTHON = HERE / "book" / ".venv" / "bin" / "python"
@@ -68,27 +67,16 @@ def _json_line(output: str) -> dict:
     raise RuntimeError(f"no JSON result in the output:\n{output[-2000:]}")
 
 
-def _timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, float, float, float]:
-    """(stdout, whole-process seconds, load before, load after)."""
-    load = load_average()
-    started = time.perf_counter()
-    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
-    whole = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return done.stdout, whole, load, load_average()
-
-
 def run_book(case: Case, threads: int) -> dict:
     cmd = [str(BOOK_PYTHON), str(HERE / "book" / "run_book.py"), case.model, "--epochs", str(case.epochs),
            "--lr", str(case.lr), "--batch-size", str(case.batch_size), "--threads", str(threads)]
     cmd += ["--resize", str(case.resize)] if case.resize else []
     cmd += ["--limit", str(case.limit)] if case.limit else []
-    out, whole, load_before, load_after = _timed(cmd)
-    result = _json_line(out)
-    return {"side": "book", "in_process_s": round(result["seconds"], 2), "whole_s": round(whole, 2),
+    done = timed_run(cmd)
+    result = _json_line(done.stdout)
+    return {"side": "book", "in_process_s": round(result["seconds"], 2), "whole_s": round(done.seconds, 2),
             "test_acc": result["test_acc"], "torch": result.get("torch"), "threads": result.get("threads"),
-            "load_before": load_before, "load_after": load_after}
+            "load_before": done.load_before, "load_after": done.load_after}
 
 
 def run_classicnets(case: Case, threads: int) -> dict:
@@ -98,10 +86,10 @@ def run_classicnets(case: Case, threads: int) -> dict:
                "--out", out, "--overwrite", "--json", "--quiet", "--device", "cpu"]
         cmd += ["--resize", str(case.resize)] if case.resize else []
         cmd += ["--limit", str(case.limit)] if case.limit else []
-        stdout, whole, load_before, load_after = _timed(cmd, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-    result = json.loads(stdout)
-    return {"side": "classicnets", "in_process_s": round(result["seconds"], 2), "whole_s": round(whole, 2),
-            "test_acc": result["test_acc"], "load_before": load_before, "load_after": load_after}
+        done = timed_run(cmd, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
+    result = json.loads(done.stdout)
+    return {"side": "classicnets", "in_process_s": round(result["seconds"], 2), "whole_s": round(done.seconds, 2),
+            "test_acc": result["test_acc"], "load_before": done.load_before, "load_after": done.load_after}
 
 
 def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:

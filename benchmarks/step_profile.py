@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
+from tta import add_idle_option, load_average, start_series, timed_run  # benchmarks/tta.py, beside this script
 
 from classicnets.training import recipe_config
 from classicnets.training.device import resolve_device
@@ -62,22 +61,16 @@ def step_profile(name: str, steps: int) -> dict:
             "wall_ms_per_step_profiled": round(wall_ms, 2), "operators": ops}
 
 
-def _whole(cmd: list[str]) -> float:
-    started = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - started
-
-
 def whole_process(repeats: int) -> dict:
     import_torch, import_dynamo, runs = [], [], []
     for _ in range(repeats):
-        import_torch.append(_whole([sys.executable, "-c", "import torch"]))
+        import_torch.append(timed_run([sys.executable, "-c", "import torch"]).seconds)
         # PyTorch imports its compiler the first time an optimizer is built (Optimizer.add_param_group
         # is wrapped in torch._disable_dynamo), compiled or not: every training process pays this.
-        import_dynamo.append(_whole([sys.executable, "-c", "import torch, torch._dynamo"]))
+        import_dynamo.append(timed_run([sys.executable, "-c", "import torch, torch._dynamo"]).seconds)
         with tempfile.TemporaryDirectory() as out:
-            wall = _whole([str(Path(sys.executable).with_name("classicnets")), "train", "lenet", "--recipe", "book",
-                           "--epochs", "2", "--out", out, "--overwrite", "--quiet", "--device", "cpu"])
+            wall = timed_run([str(Path(sys.executable).with_name("classicnets")), "train", "lenet", "--recipe", "book",
+                           "--epochs", "2", "--out", out, "--overwrite", "--quiet", "--device", "cpu"]).seconds
             rows = read_metrics(Path(out))
         runs.append({"wall_s": round(wall, 2), "epochs_s": [round(r["seconds"], 2) for r in rows],
                      "train_s": [round(r["train_seconds"], 2) for r in rows],

@@ -21,6 +21,7 @@ import platform
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -59,6 +60,27 @@ def start_series(busy_ok: bool) -> dict:
     return {"loadavg_before": load, "busy": load >= IDLE_LOAD, "started": time.strftime("%Y-%m-%d %H:%M")}
 
 
+@dataclass(frozen=True)
+class TimedRun:
+    """A command run as a user runs it, timed from outside: interpreter start to exit."""
+
+    stdout: str
+    seconds: float
+    load_before: float
+    load_after: float
+
+
+def timed_run(command: list[str], env: dict[str, str] | None = None) -> TimedRun:
+    """Run `command`, timing the whole process; a failure ends the benchmark with its stderr."""
+    load_before = load_average()
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return TimedRun(stdout=done.stdout, seconds=seconds, load_before=load_before, load_after=load_average())
+
+
 def seconds_to(curve: list[dict], accuracy: float, startup: float, clock: str = "elapsed") -> float | None:
     """Seconds from the process start to the end of the first epoch at or above `accuracy`
     (`clock`: the run's own seconds since its start, in each metrics row)."""
@@ -70,12 +92,8 @@ def measure(name: str, out: Path) -> dict:
     run_dir = out / name
     command = [str(Path(sys.executable).with_name("classicnets")), "train", name, "--recipe", "fast",
                "--out", str(run_dir), "--overwrite", "--quiet", "--json"]
-    load_before = load_average()
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"{name}: `{' '.join(command)}` failed:\n{done.stderr}")
+    done = timed_run(command)
+    seconds = done.seconds
     final = json.loads(done.stdout)
     curve = read_metrics(run_dir)
     startup = seconds - final["seconds"]  # interpreter, imports and exit: outside `run`'s own clock
@@ -90,7 +108,7 @@ def measure(name: str, out: Path) -> dict:
         "command": f"classicnets train {name} --recipe fast", "startup_seconds": round(startup, 1),
         "curve": [{"epoch": r["epoch"], "seconds": round(startup + r["elapsed"], 1), "test_acc": r["test_acc"],
                    "train_loss": round(r["train_loss"], 4)} for r in curve],
-        "loadavg_at_start": load_before,
+        "loadavg_at_start": done.load_before,
         "device": final["device"], "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 

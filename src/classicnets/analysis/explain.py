@@ -17,7 +17,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from classicnets.analysis.receptive import LayerField, receptive_fields
 from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.errors import ClassicnetsError
 from classicnets.models.base import ClassicNet, top_level_layers
@@ -140,7 +139,3 @@ def explain_images(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list
     model = run.model.eval().cpu()
     return [explain_input(model, to_model_input(image[None], config), run.class_names, top_k) for image in images]
 
-
-def run_fields(run: LoadedRun) -> list[LayerField]:
-    """The receptive field of every layer of the run's network, at the size it was trained on."""
-    return receptive_fields(run.model, run.input.resize)

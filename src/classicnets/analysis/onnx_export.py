@@ -51,8 +51,7 @@ def export_onnx(run: LoadedRun, path: str | Path) -> Path:
     example = torch.zeros(2, *spec.shape)
     with torch.no_grad():
         kind = output_kind(model(torch.randn(4, *spec.shape)))
-    meta = {"format": FORMAT, "version": VERSION, "classicnets": __version__, "model": run.meta["model"],
-            "model_args": run.meta.get("model_args", {}), "input": spec.to_dict(), "output": kind}
+    meta = {"format": FORMAT, "version": VERSION, "classicnets": __version__, **run.export_meta(), "output": kind}
     # The exporter narrates every stage on stdout and logs warnings about packages it does not
     # need (torchvision's operators): --json must print one document and nothing else.
     quiet_logger = logging.getLogger("torch.onnx")

@@ -40,11 +40,6 @@ class Field:
     start: int  # input coordinate of unit 0's first pixel; negative where it lies in the padding
     side: int  # the layer's output side (units per axis)
 
-    @property
-    def centre(self) -> float:
-        """Input coordinate of unit 0's centre."""
-        return self.start + (self.size - 1) / 2
-
     def span(self, unit: int) -> tuple[int, int]:
         """First and last input coordinate unit `unit` sees (either may lie in the padding)."""
         first = self.start + unit * self.jump

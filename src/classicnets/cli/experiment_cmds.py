@@ -84,8 +84,7 @@ def run_export(args: argparse.Namespace) -> int:
     else:
         from classicnets.analysis.spec import export_npz
 
-        export_npz(run.model, out, {"model": run.meta["model"], "model_args": run.meta.get("model_args", {}),
-                                    "input": run.input.to_dict()})
+        export_npz(run.model, out, run.export_meta())
         runtime = "the NumPy runtime"
     document: dict[str, Any] = {"run_dir": str(run.run_dir), "format": args.format, "file": str(out),
                                 "bytes": out.stat().st_size}

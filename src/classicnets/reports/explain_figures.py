@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from classicnets.analysis.explain import Explanation, explain_images, first_layer_filters, run_fields
-from classicnets.analysis.receptive import LayerField
+from classicnets.analysis.explain import Explanation, explain_images, first_layer_filters
+from classicnets.analysis.receptive import LayerField, receptive_fields
 from classicnets.data.images import load_image
 from classicnets.fileio import write_text_atomic
 from classicnets.reports.figures import plt, save_figure
@@ -93,22 +93,21 @@ def explain(run: LoadedRun | str | Path, images: Sequence[str | Path] | torch.Te
     `IPython.display.Image(filename=...)` or look at `report.explanations`."""
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
     if isinstance(images, torch.Tensor):
-        names = [f"image{i}" for i in range(len(images))]
+        sources = names = [f"image{i}" for i in range(len(images))]
         pixels = images
     else:
-        names = [Path(p).stem for p in images]
+        sources, names = [str(p) for p in images], [Path(p).stem for p in images]
         pixels = torch.stack([load_image(p) for p in images]) if images else torch.empty(0, 28, 28, dtype=torch.uint8)
     explanations = explain_images(loaded, pixels)  # every image read before any file is written
     out = Path(out_dir) if out_dir is not None else loaded.run_dir / "explain"
-    fields = run_fields(loaded)
+    fields = receptive_fields(loaded.model, loaded.input.resize)
     layer, filters = first_layer_filters(loaded.model)
     files = [plot_filters(filters, out / "filters.png", f"{loaded.label}: first layer ({layer}) weights")]
     entries = []
-    for index, (name, explanation) in enumerate(zip(names, explanations)):
+    for index, (source, name, explanation) in enumerate(zip(sources, names, explanations)):
         png = out / f"{index:02d}-{name}.png"
         files.append(plot_explanation(explanation, png, title=f"{loaded.label}: {name}"))
-        entries.append({"image": str(images[index]) if not isinstance(images, torch.Tensor) else name,
-                        **explanation.to_dict(), "png": str(png)})
+        entries.append({"image": source, **explanation.to_dict(), "png": str(png)})
     document = {"run_dir": str(loaded.run_dir), "model": loaded.meta["model"], "input": loaded.input.to_dict(),
                 "receptive_fields": [f.to_dict() for f in fields],
                 "filters": {"layer": layer, "shape": list(filters.shape), "png": str(files[0])}, "images": entries}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,20 +28,40 @@ def in_notebook() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-class LiveImage:
-    """One image output, created on the first `show` and replaced in place after that."""
+class _InPlace:
+    """One output of the cell: created by the first `show`, replaced in place by the next ones."""
 
     def __init__(self) -> None:
         self._handle: Any = None
 
-    def show(self, png: str | Path) -> None:
-        from IPython.display import Image, display
+    def show(self, obj: object) -> None:
+        from IPython.display import display
 
-        image = Image(data=Path(png).read_bytes(), format="png")
         if self._handle is None:
-            self._handle = display(image, display_id=True)
+            self._handle = display(obj, display_id=True)
         else:
-            self._handle.update(image)
+            self._handle.update(obj)
+
+
+class LiveImage:
+    """A PNG file shown as one image output, replaced in place each time it is shown again."""
+
+    def __init__(self) -> None:
+        self._output = _InPlace()
+
+    def show(self, png: str | Path) -> None:
+        from IPython.display import Image
+
+        self._output.show(Image(data=Path(png).read_bytes(), format="png"))
+
+
+@dataclass
+class _Task:
+    description: str
+    total: float
+    completed: float
+    start: float  # `completed` when the task was added (a resumed epoch starts part-way)
+    started: float = field(default_factory=time.perf_counter)
 
 
 class NotebookProgress:
@@ -48,8 +69,8 @@ class NotebookProgress:
     bar that is updated in place (rich draws into a Jupyter cell only through ipywidgets)."""
 
     def __init__(self) -> None:
-        self._tasks: dict[int, dict[str, Any]] = {}
-        self._handle: Any = None
+        self._tasks: dict[int, _Task] = {}
+        self._output = _InPlace()
         self._drawn = 0.0
 
     def __enter__(self) -> "NotebookProgress":
@@ -61,18 +82,17 @@ class NotebookProgress:
 
     def add_task(self, description: str, total: float, completed: float = 0) -> int:
         task = max(self._tasks, default=0) + 1
-        self._tasks[task] = {"description": description, "total": total, "completed": completed,
-                             "started": time.perf_counter(), "start": completed}
+        self._tasks[task] = _Task(description=description, total=total, completed=completed, start=completed)
         self._draw(force=True)
         return task
 
     def advance(self, task: int, advance: float = 1) -> None:
-        self._tasks[task]["completed"] += advance
+        self._tasks[task].completed += advance
         self._draw()
 
     def update(self, task: int, *, description: str | None = None) -> None:
         if description is not None:
-            self._tasks[task]["description"] = description
+            self._tasks[task].description = description
         self._draw()
 
     def remove_task(self, task: int) -> None:
@@ -84,18 +104,14 @@ class NotebookProgress:
         if not force and now - self._drawn < _REDRAW_EVERY_S:
             return
         self._drawn = now
-        from IPython.display import HTML, display
+        from IPython.display import HTML
 
-        rows = "".join(_bar(task) for task in self._tasks.values()) or "<div></div>"
-        if self._handle is None:
-            self._handle = display(HTML(rows), display_id=True)
-        else:
-            self._handle.update(HTML(rows))
+        self._output.show(HTML("".join(_bar(task) for task in self._tasks.values()) or "<div></div>"))
 
 
-def _bar(task: dict[str, Any]) -> str:
-    done, total = task["completed"], task["total"]
-    rate = (done - task["start"]) / max(time.perf_counter() - task["started"], 1e-9)
+def _bar(task: _Task) -> str:
+    done, total = task.completed, task.total
+    rate = (done - task.start) / max(time.perf_counter() - task.started, 1e-9)
     left = f", {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
     return (f"<div style='font-family:monospace'><progress value='{done}' max='{total}' style='width:20em'>"
-            f"</progress> {html.escape(task['description'])} {done:.0f}/{total:.0f}{left}</div>")
+            f"</progress> {html.escape(task.description)} {done:.0f}/{total:.0f}{left}</div>")

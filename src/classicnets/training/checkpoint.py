@@ -205,6 +205,10 @@ class LoadedRun:
         recipe = self.meta.get("recipe")
         return f"{self.meta['model']} ({recipe} recipe)" if recipe else str(self.meta["model"])
 
+    def export_meta(self) -> dict[str, Any]:
+        """What every export carries besides the network: its name and arguments and its input."""
+        return {"model": self.meta["model"], "model_args": self.meta.get("model_args", {}), "input": self.input.to_dict()}
+
 
 def load_run(path: str | Path) -> LoadedRun:
     """Load a run directory's final model (or its last checkpoint, for an unfinished run),
