@@ -31,7 +31,7 @@ demo: data
 	$(BIN)/classicnets evaluate runs/lenet-book
 	$(BIN)/classicnets show runs/lenet-book
 
-# The chapters as notebooks (notebooks/), executed headless with quick=True (about 80 s in all on
+# The chapters as notebooks (notebooks/), executed headless with quick=True (about 70 s in all on
 # 2 CPU cores) into runs/notebooks/, outputs included; the test suite runs the same script.
 notebooks: data
 	$(BIN)/python scripts/run_notebooks.py --out runs/notebooks
