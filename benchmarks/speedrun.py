@@ -1,10 +1,14 @@
 """`classicnets speedrun` from a cold start, as a user runs it, on this machine.
 
-    python benchmarks/speedrun.py [--runs mlp,lenet,lenet_bn,lenet:20,lenet_bn:20]
+    python benchmarks/speedrun.py [--runs speedrun,mlp,lenet,lenet_bn] [--seeds 0,1,2]
 
-Each entry (MODEL or MODEL:EPOCHS) runs `classicnets speedrun MODEL [--epochs N] --json` in a
-fresh process, one after the other; its JSON (test accuracy, wall time, the time to 90-94%) goes
-to benchmarks/results/speedrun.json with the 1-minute load average before and after the series.
+Each entry (`speedrun`: the speedrun recipe, `classicnets speedrun`; MODEL or MODEL:EPOCHS: that
+network's fast recipe) runs `classicnets speedrun [MODEL] [--epochs N] --seed S --json` in a fresh
+process, once per seed for the speedrun recipe and with the first seed for the others, one after
+the other, timed from outside (interpreter start to exit: what a user waits for). Its JSON (test
+accuracy, wall time, the time to 90-94% counted from the process start) and the load average
+before and after each run go to benchmarks/results/speedrun.json, with the mean, the spread
+(standard deviation, min, max) over the seeds and the load before and after the series.
 Start it on an idle machine (load below 1.0) and run nothing else until it ends.
 """
 
@@ -12,44 +16,72 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
+import platform
+import statistics
 import sys
 import time
 from pathlib import Path
 
+import torch
+
+from classicnets.training.device import cpu_has_bf16
 from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
-from tta import add_idle_option, load_average, seconds_to, start_series  # benchmarks/tta.py, beside this script
+from tta import add_idle_option, load_average, seconds_to, start_series, timed_run  # benchmarks/tta.py
 
 RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 
 
+def one_run(entry: str, seed: int) -> dict:
+    model, _, epochs = entry.partition(":")
+    out = f"runs/speedrun/{entry.replace(':', '-')}-seed{seed}"
+    args = ([] if model == "speedrun" else [model]) + (["--epochs", epochs] if epochs else []) + ["--seed", str(seed)]
+    command = [str(Path(sys.executable).with_name("classicnets")), "speedrun", *args, "--json", "--overwrite",
+               "--out", out]
+    timed = timed_run(command)
+    row = {**json.loads(timed.stdout), "seed": seed, "process_seconds": round(timed.seconds, 1),
+           "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
+           "command": " ".join(["classicnets speedrun", *args])}
+    startup = timed.seconds - row["seconds"]  # interpreter and imports, before speedrun's clock
+    curve = read_metrics(Path(out))
+    row["seconds_to"] = {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in THRESHOLDS}
+    row["curve"] = [{"epoch": m["epoch"], "wall_seconds": round(startup + m["wall_seconds"], 1),
+                     "test_acc": m["test_acc"]} for m in curve]
+    return row
+
+
+def spread(values: list[float]) -> dict:
+    return {"mean": round(statistics.mean(values), 4), "stdev": round(statistics.stdev(values), 4) if len(values) > 1
+            else None, "min": min(values), "max": max(values)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", default="mlp,lenet,lenet_bn,lenet:20,lenet_bn:20")
+    parser.add_argument("--runs", default="speedrun,mlp,lenet,lenet_bn")
+    parser.add_argument("--seeds", default="0,1,2", help="seeds of the speedrun recipe (the others: the first)")
     add_idle_option(parser)
     args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
     series = start_series(args.busy_ok)
-    runs = {}
+    entries = {}
     for entry in args.runs.split(","):
-        model, _, epochs = entry.partition(":")
-        command = [str(Path(sys.executable).with_name("classicnets")), "speedrun", model, "--json", "--overwrite",
-                   "--out", f"runs/speedrun/{entry.replace(':', '-')}"] + (["--epochs", epochs] if epochs else [])
-        started = time.perf_counter()
-        done = subprocess.run(command, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise SystemExit(f"{entry}: `{' '.join(command)}` failed:\n{done.stderr}")
-        row = {**json.loads(done.stdout), "process_seconds": round(time.perf_counter() - started, 1),
-               "command": "classicnets speedrun " + model + (f" --epochs {epochs}" if epochs else "")}
-        startup = row["process_seconds"] - row["seconds"]  # interpreter and imports, before speedrun's clock
-        curve = read_metrics(Path(command[command.index("--out") + 1]))
-        row["seconds_to"] = {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in THRESHOLDS}
-        runs[entry] = row
-        print(f"{entry:12s} {row['test_acc']:.4f} in {row['process_seconds']:.0f} s", flush=True)
+        rows = []
+        for seed in seeds if entry == "speedrun" else seeds[:1]:
+            rows.append(one_run(entry, seed))
+            r = rows[-1]
+            print(f"{entry:12s} seed {seed}: {r['test_acc']:.4f} in {r['process_seconds']:.1f} s "
+                  f"(load {r['loadavg_before']:.2f} before)", flush=True)
+        entries[entry] = {"command": rows[0]["command"].replace(f" --seed {seeds[0]}", ""), "runs": rows,
+                          "test_acc": spread([r["test_acc"] for r in rows]),
+                          "process_seconds": spread([r["process_seconds"] for r in rows])}
     series["loadavg_after"] = load_average()
-    RESULTS.write_text(json.dumps({"command": "python benchmarks/speedrun.py", "series": series, "runs": runs},
-                                  indent=2) + "\n")
+    RESULTS.write_text(json.dumps({
+        "command": "python benchmarks/speedrun.py " + " ".join(sys.argv[1:]),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "cpu_has_bf16": cpu_has_bf16(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+        "series": series, "entries": entries,
+    }, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -191,6 +191,24 @@ def test_vgg_narrow_and_batchnorm_variants():
     assert with_bn(torch.randn(2, 1, 96, 96)).shape == (2, 10)
 
 
+def test_vgg_keeps_its_first_blocks_and_takes_a_narrower_classifier():
+    # The speedrun's network: VGG-11's first three blocks at half width, 28 -> 3 px, a linear head.
+    small = create_model("vgg11", blocks=3, width_ratio=2, batch_norm=True, hidden=0, input_size=28)
+    convs = [m for m in small.modules() if isinstance(m, nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 32), (32, 64), (64, 128), (128, 128)]
+    bn = 2 * (32 + 64 + 128 + 128)
+    assert n_params(small) == conv(1, 32, 3) + conv(32, 64, 3) + conv(64, 128, 3) + conv(128, 128, 3) + bn \
+        + lin(128 * 3 * 3, 10)
+    assert small.get_classifier() is small.head[1] and small(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    hidden = create_model("vgg11", blocks=2, width_ratio=4, hidden=64, input_size=28)
+    assert [m.out_features for m in hidden.head if isinstance(m, nn.Linear)] == [64, 64, 10]
+    assert hidden.get_classifier() is hidden.head[7]
+    with pytest.raises(ModelError, match="blocks must be from 1 to 5"):
+        create_model("vgg11", blocks=6)
+    with pytest.raises(ModelError, match="hidden must be a width >= 0"):
+        create_model("vgg11", hidden=-1)
+
+
 def test_unknown_model_or_argument_is_a_model_error():
     with pytest.raises(ModelError, match="unknown model 'lenet6'; choose one of: mlp, tiny_cnn"):
         create_model("lenet6")

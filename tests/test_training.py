@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 from safetensors.torch import save_file
+from torch import nn
 
 from classicnets.errors import ClassicnetsError, ModelError
 from classicnets.fileio import stale_temporaries
 from classicnets.models import list_models
-from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config, resume, run
+from classicnets.training import TrainConfig, TrainingDiverged, read_checkpoint, recipe_config, resume, run
 from classicnets.training.checkpoint import CheckpointError, load_run
 from classicnets.training.loop import accuracy, make_batches
 
@@ -198,7 +199,8 @@ def test_speedrun_reports_wall_time_accuracy_and_time_to_thresholds(tmp_path, ca
         assert seconds == (reached[0] if reached else None) and (seconds is None or seconds in reached)
     assert main(["speedrun", "mlp", "--epochs", "1", "--out", str(tmp_path / "cli"), "--json", "--quiet"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert set(document) == {"model", "test_acc", "seconds", "device"} and document["model"] == "mlp"
+    assert set(document) == {"model", "recipe", "test_acc", "seconds", "device"}
+    assert (document["model"], document["recipe"]) == ("mlp", "fast")
     assert 0.5 < document["test_acc"] <= 1 and document["seconds"] > 0
 
 
@@ -229,3 +231,68 @@ def test_the_command_line_turns_on_pytorchs_mps_fallback_before_torch_loads(monk
     monkeypatch.delenv("PYTORCH_ENABLE_MPS_FALLBACK", raising=False)
     assert main(["show", str(tmp_path)]) == 1  # any command; this one fails fast
     assert os.environ["PYTORCH_ENABLE_MPS_FALLBACK"] == "1"
+
+
+def test_precision_bf16_only_where_the_hardware_computes_it(monkeypatch):
+    from classicnets.training import device as devices
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert devices.resolve_precision(cpu, "auto") == "fp32" and devices.resolve_precision(cuda, "auto") == "bf16"
+    assert devices.resolve_precision(cuda, "fp32") == "fp32" and devices.resolve_precision(torch.device("mps"), "bf16") == "fp32"
+    for native in (True, False):
+        monkeypatch.setattr(devices, "cpu_has_bf16", lambda: native)
+        assert devices.resolve_precision(cpu, "bf16") == ("bf16" if native else "fp32")
+    monkeypatch.setattr(devices, "cpu_has_bf16", lambda: True)
+    with devices.autocast(cpu, "bf16"):  # a real CPU autocast: convolutions come out in bf16
+        assert nn.Conv2d(1, 2, 3)(torch.randn(1, 1, 5, 5)).dtype == torch.bfloat16
+    with devices.autocast(cpu, "auto"):
+        assert nn.Conv2d(1, 2, 3)(torch.randn(1, 1, 5, 5)).dtype == torch.float32
+    with pytest.raises(ClassicnetsError, match="--precision 'fp16': expected one of auto, fp32, bf16"):
+        TrainConfig(precision="fp16").validate()
+
+
+class _LeftHalf(nn.Module):
+    """Logits from the left half of the image only: its mirror image sees the right half."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left = x[..., : x.shape[-1] // 2].mean(dim=(1, 2, 3))
+        return torch.stack([2 * left, torch.ones_like(left)], dim=1)
+
+
+def test_flip_tta_averages_the_softmax_of_each_image_and_its_mirror():
+    from classicnets.training.inference import Inference
+
+    x = torch.zeros(3, 1, 4, 4)
+    x[0, ..., :2], x[1, ..., 2:], x[2, ..., :2], x[2, ..., 2:] = 2.0, 0.25, 0.75, -2.0
+    model, cpu = _LeftHalf(), torch.device("cpu")
+    plain = Inference().scores(model, x, cpu)
+    assert torch.equal(plain, model(x))  # no flips: the outputs as they are
+    flipped = Inference(flip=True).scores(model, x, cpu)
+    expected = (model(x).softmax(1) + model(x.flip(-1)).softmax(1)) / 2
+    assert torch.allclose(flipped, expected) and torch.allclose(flipped.sum(1), torch.ones(3))
+    # image 2: class 0 by a little (logits 1.5 vs 1), its mirror image class 1 by a lot (-4 vs 1)
+    assert plain.argmax(1).tolist() == [0, 1, 0] and flipped.argmax(1).tolist() == [0, 1, 1]
+    with pytest.raises(ClassicnetsError, match="--flip-tta True: expected False: toy4x4 has no images"):
+        TrainConfig(model="tiny_cnn", dataset="toy4x4", flip_tta=True).validate()
+
+
+def test_the_speedrun_recipe_is_vgg11s_and_trains_evaluates_and_reports_as_declared(tmp_path, fashion):
+    from classicnets.analysis.evaluation import evaluate_run
+    from classicnets.training.checkpoint import load_run
+    from classicnets.training.device import resolve_precision
+    from classicnets.training.recipes import SPEEDRUN_MODEL
+    from classicnets.training.speedrun import speedrun
+
+    config = recipe_config(SPEEDRUN_MODEL, "speedrun")
+    assert (config.flip_tta, config.augment, config.crop_padding, config.precision) == (True, True, 0, "bf16")
+    assert config.model_args == {"blocks": 3, "width_ratio": 2, "batch_norm": True, "hidden": 0}
+    with pytest.raises(ClassicnetsError, match="the speedrun recipe is vgg11's alone"):
+        recipe_config("lenet", "speedrun")
+    result = speedrun(out=tmp_path / "s", epochs=1, limit=2000, log=lambda s: None)
+    assert (result.model, result.recipe, result.epochs) == (SPEEDRUN_MODEL, "speedrun", 1)
+    saved = json.loads((tmp_path / "s" / "config.json").read_text())
+    assert saved["environment"]["precision"] == resolve_precision(torch.device("cpu"), "bf16")
+    run_ = load_run(tmp_path / "s")
+    assert run_.inference().flip
+    # `evaluate` classifies as training did (with flips): the same accuracy on the same 2,000 images
+    assert evaluate_run(run_, limit=2000).accuracy == pytest.approx(result.test_acc, abs=1e-3)

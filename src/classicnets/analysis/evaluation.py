@@ -38,7 +38,7 @@ def evaluate_run(run: LoadedRun, *, data_dir: str | None = None, device: str = "
     model = run.model.to(target)
     eval_cfg = BatchConfig.for_input(run.input, batch_size=batch_size)
     test = load_fashion_mnist(data_dir).test.head(limit)
-    predicted, true = predict_all(model, BatchIterator(test, eval_cfg, device=target), target)
+    predicted, true = predict_all(model, BatchIterator(test, eval_cfg, device=target), target, run.inference())
     names = run.class_names
     matrix = confusion_matrix(predicted, true, len(names))
     per_class = (matrix.diag().double() / matrix.sum(1).clamp(min=1)).tolist()

@@ -39,7 +39,8 @@ def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -
     config = BatchConfig.for_input(run.input)
     model = run.model.eval()
     device = next(model.parameters()).device
-    chunks = [torch.softmax(model(to_model_input(images[i:i + batch_size].to(device), config)).float(), dim=1).cpu()
+    inference = run.inference()
+    chunks = [inference.probabilities(model, to_model_input(images[i:i + batch_size].to(device), config), device).cpu()
               for i in range(0, len(images), batch_size)]
     return torch.cat(chunks) if chunks else torch.empty(0, len(names))
 

@@ -1,5 +1,8 @@
 """VGG (seeds 000 and 001): `vgg_block`s built from an architecture table, then a
-4096-4096-classes classifier whose input width follows the input size."""
+4096-4096-classes classifier whose input width follows the input size. Builder arguments make
+the small variants: every block narrowed (`width_ratio`, seed 000's `small_conv_arch`), only the
+first `blocks` blocks (a 28 px input survives three 2x2 pools, not five), BatchNorm after each
+conv, and a narrower classifier (`hidden`; 0: one linear layer on the flattened features)."""
 
 from __future__ import annotations
 
@@ -38,35 +41,45 @@ def vgg_block(
 
 def _vgg(
     name: str, *, in_channels: int, num_classes: int, input_size: int, width_ratio: int,
-    batch_norm: bool, dropout: float, act_layer: type[nn.Module],
+    batch_norm: bool, dropout: float, act_layer: type[nn.Module], blocks: int | None, hidden: int,
 ) -> ClassicNet:
     if width_ratio < 1:
         raise ModelError(f"width_ratio must be a positive integer, got {width_ratio}")
-    blocks, channels = [], in_channels
-    for num_convs, out_channels in VGG_ARCHS[name]:
+    arch = VGG_ARCHS[name]
+    if blocks is not None and not 1 <= blocks <= len(arch):
+        raise ModelError(f"blocks must be from 1 to {len(arch)} (the blocks of {name} to keep), got {blocks}")
+    if hidden < 0:
+        raise ModelError(f"hidden must be a width >= 0 (0: one linear layer), got {hidden}")
+    stages, channels = [], in_channels
+    for num_convs, out_channels in arch[:blocks]:
         # seed 000: `small_conv_arch = [(pair[0], pair[1] // ratio) ...]` narrows every block.
         out_channels //= width_ratio
-        blocks.append(vgg_block(num_convs, channels, out_channels, batch_norm=batch_norm, act_layer=act_layer))
+        stages.append(vgg_block(num_convs, channels, out_channels, batch_norm=batch_norm, act_layer=act_layer))
         channels = out_channels
-    features = nn.Sequential(*blocks)
+    features = nn.Sequential(*stages)
     flat = math.prod(features_output_shape(name, features, in_channels, input_size))  # 7x7 at 224, 3x3 at 96
-    head = nn.Sequential(
-        nn.Flatten(),
-        nn.Linear(flat, 4096), act_layer(), nn.Dropout(dropout),
-        nn.Linear(4096, 4096), act_layer(), nn.Dropout(dropout),
-        nn.Linear(4096, num_classes),
-    )
+    if hidden:
+        head = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(flat, hidden), act_layer(), nn.Dropout(dropout),
+            nn.Linear(hidden, hidden), act_layer(), nn.Dropout(dropout),
+            nn.Linear(hidden, num_classes),
+        )
+    else:
+        head = nn.Sequential(nn.Flatten(), nn.Linear(flat, num_classes))
     return ClassicNet(name, features, head, in_channels=in_channels,
-                      classifier_name="head.7", fixed_input_size=input_size)
+                      classifier_name=f"head.{len(head) - 1}", fixed_input_size=input_size)
 
 
 def _register_vgg(name: str, layers: str, seed: str):  # noqa: ANN202 - returns the builder
     def builder(
         *, in_channels: int = 1, num_classes: int = 10, input_size: int = 224, width_ratio: int = 1,
         batch_norm: bool = False, dropout: float = 0.5, act_layer: type[nn.Module] = nn.ReLU,
+        blocks: int | None = None, hidden: int = 4096,
     ) -> ClassicNet:
         return _vgg(name, in_channels=in_channels, num_classes=num_classes, input_size=input_size,
-                    width_ratio=width_ratio, batch_norm=batch_norm, dropout=dropout, act_layer=act_layer)
+                    width_ratio=width_ratio, batch_norm=batch_norm, dropout=dropout, act_layer=act_layer,
+                    blocks=blocks, hidden=hidden)
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"{name.upper()}: {layers}; `width_ratio=4` is the book's narrow variant."

@@ -20,6 +20,7 @@ from classicnets.errors import ClassicnetsError
 from classicnets.fileio import WriteError, atomic_path
 from classicnets.inputs import InputSpec
 from classicnets.models.registry import create_model_for_input
+from classicnets.training.inference import Inference
 
 # 2: the input description is one typed entry, "input" (InputSpec), and the builder arguments
 # leave the input size to it. Format 1 (a "config" copy beside "input") is read and converted.
@@ -204,6 +205,10 @@ class LoadedRun:
         """The network and its recipe, for titles: `lenet (book recipe)`."""
         recipe = self.meta.get("recipe")
         return f"{self.meta['model']} ({recipe} recipe)" if recipe else str(self.meta["model"])
+
+    def inference(self) -> Inference:
+        """How the run classified its test set: with test-time flips if it trained with them."""
+        return Inference(flip=bool(self.meta.get("flip_tta", False)))
 
     def export_meta(self) -> dict[str, Any]:
         """What every export carries besides the network: its name and arguments and its input."""

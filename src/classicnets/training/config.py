@@ -15,6 +15,8 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmspro
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
 LOSSES = ("cross_entropy", "nll", "bce")
 INITS = ("xavier", "default", "kaiming")
+# "auto": bf16 autocast on CUDA, float32 elsewhere; "bf16" also on CPUs with native bf16 (training.device)
+PRECISIONS = ("auto", "fp32", "bf16")
 # The book's largest input is 224 px; beyond this a "size" is a typo, and would ask for
 # terabytes (AlexNet's classifier grows with the square of the side).
 MAX_RESIZE = 2048
@@ -53,6 +55,8 @@ class TrainConfig:
     device: str = "auto"  # "auto" (CUDA, else Apple's MPS, else the CPU), "cpu", "cuda", "cuda:N", "mps"
     compile: bool = False
     channels_last: bool | None = None  # None: on for CUDA, off on CPU
+    precision: str = "auto"  # one of PRECISIONS
+    flip_tta: bool = False  # evaluate on each test image and its mirror image (mean of the two softmaxes)
     eval_batch_size: int | None = None  # None: twice the training batch
     data_dir: str | None = None
     tensorboard: bool = False
@@ -87,7 +91,8 @@ class TrainConfig:
                 raise bad(f.name, value, "a finite number")
 
         for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
-                              ("init", INITS), ("dataset", DATASETS)):
+                              ("init", INITS), ("dataset", DATASETS),
+                              ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 raise bad(name, getattr(self, name), "one of " + ", ".join(choices))
         for name in ("epochs", "batch_size"):
@@ -104,6 +109,8 @@ class TrainConfig:
         native = DATASETS[self.dataset].native_size
         if not DATASETS[self.dataset].images and self.resize not in (None, native):
             raise bad("resize", self.resize, f"nothing: {self.model} trains on {self.dataset}'s fixed {native}x{native} images")
+        if self.flip_tta and not DATASETS[self.dataset].images:
+            raise bad("flip_tta", self.flip_tta, f"False: {self.dataset} has no images to mirror")
         if self.limit is not None and self.limit < 1:
             raise bad("limit", self.limit, "a positive number of examples")
         if self.std <= 0:

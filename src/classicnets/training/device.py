@@ -3,13 +3,16 @@
 CUDA: bf16 autocast, channels_last, the data set resident on the GPU. Apple's GPU (MPS):
 float32, the data set resident there, and the operations MPS lacks run on the CPU (PyTorch's
 documented switch, PYTORCH_ENABLE_MPS_FALLBACK=1: the command line sets it before PyTorch loads;
-from Python, set it before importing torch). CPU: float32, because bf16 matrix products are hundreds of times slower on CPUs
-without AMX (ours).
+from Python, set it before importing torch). CPU: float32 by default, because bf16 matrix products
+are hundreds of times slower on CPUs without native bf16 instructions; a run that asks for bf16
+(`precision="bf16"`) gets it on CPUs that have them (AVX512-BF16 or AMX), where oneDNN's
+channels_last convolutions run about twice as fast as in float32 (benchmarks/precision.py).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
@@ -56,10 +59,29 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on CUDA; nothing on the CPU."""
+@functools.cache
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (oneDNN's check: AVX512-BF16 or AMX)."""
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def resolve_precision(device: torch.device, requested: str) -> str:
+    """The precision a run computes in on `device`: "auto" is bf16 autocast on CUDA and float32
+    elsewhere; "bf16" is honoured on CUDA and on CPUs with native bf16, float32 elsewhere (MPS,
+    older CPUs: emulated bf16 would be many times slower, not faster)."""
+    if requested == "fp32":
+        return "fp32"
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return "bf16"
+    if requested == "bf16" and device.type == "cpu" and cpu_has_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def autocast(device: torch.device, precision: str = "auto") -> contextlib.AbstractContextManager:
+    """bf16 autocast where `precision` resolves to bf16 on `device`; nothing otherwise."""
+    if resolve_precision(device, precision) == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 

@@ -41,7 +41,8 @@ from classicnets.reports.notebook import LiveImage, NotebookProgress, in_noteboo
 from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_weights, read_checkpoint,
                                             restore_training_state, save_checkpoint)
 from classicnets.training.config import TrainConfig
-from classicnets.training.device import autocast, resolve_device, use_channels_last
+from classicnets.training.device import resolve_device, resolve_precision, use_channels_last
+from classicnets.training.inference import Inference
 from classicnets.training.distributed import World, joined, per_rank_batch, world_from_env, wrap
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
@@ -81,8 +82,9 @@ def default_run_dir(model: str) -> Path:
     return Path("runs") / f"{model}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def environment(device: torch.device, world: World = World()) -> dict[str, Any]:
+def environment(device: torch.device, world: World = World(), precision: str = "auto") -> dict[str, Any]:
     return {
+        "precision": resolve_precision(device, precision),
         "world_size": world.size,
         "classicnets": __version__, "torch": torch.__version__, "numpy": np.__version__,
         "python": platform.python_version(), "platform": platform.platform(),
@@ -158,26 +160,26 @@ def true_labels(y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_all(model: nn.Module, batches: Batches, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_all(model: nn.Module, batches: Batches, device: torch.device,
+                inference: Inference = Inference()) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted, true) labels for every example of `batches`, on the CPU, one sync at the end."""
     was_training = model.training
     model.eval()
     predicted, true = [], []
     try:
         for x, y in batches.iter_epoch(0):
-            with autocast(device):
-                out = model(x)
-            predicted.append(predicted_labels(out))
+            predicted.append(predicted_labels(inference.scores(model, x, device)))
             true.append(true_labels(y))
     finally:
         model.train(was_training)
     return torch.cat(predicted).cpu(), torch.cat(true).cpu()
 
 
-def accuracy(model: nn.Module, batches: Batches, device: torch.device, world: World = World()) -> float:
+def accuracy(model: nn.Module, batches: Batches, device: torch.device, world: World = World(),
+             inference: Inference = Inference()) -> float:
     """The fraction of `batches` that `model` classifies right; with a `world` of several ranks,
     each holding its shard, the counts are summed over all of them."""
-    predicted, true = predict_all(model, batches, device)
+    predicted, true = predict_all(model, batches, device, inference)
     correct, total = world.sum([float((predicted == true).sum()), float(len(true))], device)
     return correct / total
 
@@ -240,6 +242,7 @@ def _model_meta(config: TrainConfig, epoch: int, step: int, metrics: dict[str, A
     return {
         "model": config.model, "model_args": config.model_args, "recipe": config.recipe,
         "input": config.input_spec().to_dict(), "epoch": epoch, "step": step, "metrics": metrics,
+        "flip_tta": config.flip_tta,
     }
 
 
@@ -346,7 +349,7 @@ def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | 
                 for name in RUN_FILES:
                     (run_dir / name).unlink(missing_ok=True)
                 write_text_atomic(run_dir / CONFIG, json.dumps(
-                    {"config": config.to_dict(), "environment": environment(device, world), "command": sys.argv},
+                    {"config": config.to_dict(), "environment": environment(device, world, config.precision), "command": sys.argv},
                     indent=2))
             position, metrics, watch = _Position.start(0, 0, device), [], LossWatch()
         else:
@@ -417,6 +420,9 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
     trained_examples = sum(m["train_examples"] for m in metrics)
     if show_progress and position.step == 0:
         on = f"{world.size} processes ({device.type})" if world.distributed else str(device)
+        on += ", bf16" if resolve_precision(device, config.precision) == "bf16" else ""
+        if config.precision == "bf16" and resolve_precision(device, "bf16") != "bf16":
+            log(f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32")
         log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run_dir}")
     progress = NotebookProgress() if notebook else Progress(
@@ -540,7 +546,7 @@ def _watch(watch: LossWatch, loss_sum: float, seen: float, position: _Position, 
 def _test_accuracy(parts: TrainingParts) -> float:
     """Test accuracy of the network, over every rank's shard of the test set."""
     parts.world.sync_buffers(parts.model)
-    return accuracy(parts.eval_model, parts.test_batches, parts.device, parts.world)
+    return accuracy(parts.eval_model, parts.test_batches, parts.device, parts.world, Inference.of(parts.config))
 
 
 def _interrupted(stop: StopRequest, run_dir: Path, saved: list[str], log: Callable[[str], None]) -> TrainingInterrupted:

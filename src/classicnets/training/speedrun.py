@@ -12,7 +12,7 @@ from typing import Any
 from torch import nn
 
 from classicnets.training.loop import TrainingParts, default_run_dir, run
-from classicnets.training.recipes import SPEEDRUN_EPOCHS, SPEEDRUN_MODEL, recipe_config
+from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
 
@@ -26,6 +26,7 @@ def first_reaching(curve: list[dict[str, Any]], accuracy: float, clock: str = "w
 @dataclass
 class SpeedrunResult:
     model: str
+    recipe: str  # "speedrun" or the model's "fast"
     test_acc: float
     seconds: float  # from the call to the end of the last evaluation, data loading included
     device: str
@@ -36,26 +37,24 @@ class SpeedrunResult:
     curve: list[dict[str, float]] = field(default_factory=list)  # epoch, wall_seconds, test_acc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "test_acc": self.test_acc, "seconds": self.seconds, "device": self.device,
+        return {"model": self.model, "recipe": self.recipe, "test_acc": self.test_acc, "seconds": self.seconds, "device": self.device,
                 "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to, "curve": self.curve}
 
 
-def speedrun(model: str = SPEEDRUN_MODEL, *, out: str | Path | None = None, overwrite: bool = False,
+def speedrun(model: str | None = None, *, out: str | Path | None = None, overwrite: bool = False,
              show_progress: bool = False, log: Any = print, **overrides: Any) -> SpeedrunResult:
-    """Train `model` with its fast recipe (plus `overrides`) from a cold start; the default
-    network trains for SPEEDRUN_EPOCHS epochs unless `epochs` is given."""
+    """Train from a cold start: with no `model`, the speedrun recipe (SPEEDRUN_MODEL's); else
+    `model`'s fast recipe; `overrides` on top."""
     started = time.perf_counter()
-    if model == SPEEDRUN_MODEL and overrides.get("epochs") is None:
-        overrides["epochs"] = SPEEDRUN_EPOCHS
-    config = recipe_config(model, "fast", **overrides)
+    config = recipe_config(model or SPEEDRUN_MODEL, "fast" if model else "speedrun", **overrides)
 
     def wall_clock(_epoch: int, _model: nn.Module, _parts: TrainingParts) -> dict[str, float]:
         return {"wall_seconds": time.perf_counter() - started}
 
-    result = run(config, out=out or default_run_dir(f"speedrun-{model}"), overwrite=overwrite,
+    result = run(config, out=out or default_run_dir(f"speedrun-{config.model}"), overwrite=overwrite,
                  show_progress=show_progress, log=log, on_epoch_end=wall_clock)
     seconds = time.perf_counter() - started
     curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
     time_to = {f"{t:.2f}": first_reaching(curve, t) for t in THRESHOLDS}
-    return SpeedrunResult(model=model, test_acc=result.metrics[-1]["test_acc"], seconds=seconds, device=result.device,
+    return SpeedrunResult(model=config.model, recipe=config.recipe, test_acc=result.metrics[-1]["test_acc"], seconds=seconds, device=result.device,
                           epochs=config.epochs, run_dir=str(result.run_dir), time_to=time_to, curve=curve)

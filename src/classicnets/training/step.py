@@ -51,9 +51,9 @@ def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int
     synchronisation, and the learning rate used."""
     lr = scheduled_lr(parts, step)
     set_lr(parts.optimizer, lr)
-    with autocast(parts.device):
+    with autocast(parts.device, parts.config.precision):
         out = parts.step_model(x)
-    loss = parts.loss_fn(out, y)
+    loss = parts.loss_fn(out.float(), y)  # bf16 logits: the loss in float32
     parts.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     parts.optimizer.step()
