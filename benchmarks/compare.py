@@ -2,6 +2,7 @@
 
     benchmarks/book/setup.sh                 # once: the book's environment (torch 2.14.1, d2l)
     python benchmarks/compare.py [--cases lenet,lenet10,alexnet,vgg11,resnet18] [--repeats 3] [--busy-ok]
+    python benchmarks/compare.py --cases alexnet-bf16,vgg11-bf16,resnet18-bf16
 
 For each case the two sides run alternately (book, classicnets, book, ...), `--repeats` times
 each, in separate processes with the same thread count: the book's code
@@ -11,12 +12,15 @@ start to exit, timed from outside (what a user waits for), and the in-process ti
 reports itself, from the data loading to the last evaluation (start-up and imports excluded).
 Medians of each, the ratios book / classicnets, the test accuracies and the 1-minute load
 average before and after every run and the series go to benchmarks/results/compare.json with
-the machine, the versions, the date and the command. Refuses to start on a busy machine
+the machine, the versions, the date and the command (each case keeps the date and series it was
+measured in; cases not run again are kept). Refuses to start on a busy machine
 (load >= 1.0) unless --busy-ok, which flags the series.
 
 LeNet runs whole epochs on the full data (2 epochs, and the full 10-epoch recipe as `lenet10`);
 the conv-bound networks run a fixed number of batches at the book's resize (`limit` training
-and test images), as a full epoch takes 10 minutes to an hour on 2 CPU cores.
+and test images), as a full epoch takes 10 minutes to an hour on 2 CPU cores. The `-bf16` cases
+run classicnets' side with `--precision bf16 --channels-last`: the book's recipe, not its float32
+numerics (on a CPU without native bf16 it trains in float32).
 """
 
 from __future__ import annotations
@@ -49,6 +53,9 @@ class Case:
     batch_size: int
     resize: int | None = None
     limit: int | None = None  # training and test images, for the networks too slow for a whole epoch
+    # classicnets' side only: bf16 autocast in channels_last (`--precision bf16 --channels-last`), not the
+    # book's float32 numerics; the book's side is the same as in the float32 case
+    bf16: bool = False
 
 
 CASES = {
@@ -57,7 +64,11 @@ CASES = {
     "alexnet": Case("alexnet", 1, 0.01, 128, 224, 1024),
     "vgg11": Case("vgg11", 1, 0.05, 128, 224, 1024),
     "resnet18": Case("resnet18", 1, 0.05, 256, 96, 2048),
+    "alexnet-bf16": Case("alexnet", 1, 0.01, 128, 224, 1024, bf16=True),
+    "vgg11-bf16": Case("vgg11", 1, 0.05, 128, 224, 1024, bf16=True),
+    "resnet18-bf16": Case("resnet18", 1, 0.05, 256, 96, 2048, bf16=True),
 }
+DEFAULT_CASES = [name for name, case in CASES.items() if not case.bf16]
 
 
 def _json_line(output: str) -> dict:
@@ -86,6 +97,7 @@ def run_classicnets(case: Case, threads: int) -> dict:
                "--out", out, "--overwrite", "--json", "--quiet", "--device", "cpu"]
         cmd += ["--resize", str(case.resize)] if case.resize else []
         cmd += ["--limit", str(case.limit)] if case.limit else []
+        cmd += ["--precision", "bf16", "--channels-last"] if case.bf16 else []
         done = timed_run(cmd, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     result = json.loads(done.stdout)
     return {"side": "classicnets", "in_process_s": round(result["seconds"], 2), "whole_s": round(done.seconds, 2),
@@ -105,7 +117,8 @@ def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
+                        help=f"of {', '.join(CASES)} (the -bf16 cases: classicnets in bf16, on CPUs that have it)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     add_idle_option(parser)
@@ -119,13 +132,17 @@ def main() -> None:
     series = start_series(args.busy_ok)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     cases = results.get("cases", {}) if results.get("format") == 2 else {}
+    for row in cases.values():  # cases kept from an earlier series keep that series' date and load
+        row.setdefault("date", results.get("date"))
+        row.setdefault("series", results.get("series"))
     for name in names:
         case = CASES[name]
         runs: dict[str, list[dict]] = {"book": [], "classicnets": []}
         for _ in range(args.repeats):  # alternate, so that drifts in the machine hit both sides
             runs["book"].append(run_book(case, args.threads))
             runs["classicnets"].append(run_classicnets(case, args.threads))
-        row = cases[name] = summarise(case, runs)
+        row = cases[name] = {**summarise(case, runs), "date": time.strftime("%Y-%m-%d"),
+                             "series": {**series, "loadavg_after": load_average()}}
         print(f"{name:9s} book {row['book']['whole_s']:7.1f} s whole / {row['book']['in_process_s']:7.1f} s in-process "
               f"(acc {row['book']['test_acc']}); classicnets {row['classicnets']['whole_s']:7.1f} / "
               f"{row['classicnets']['in_process_s']:7.1f} s (acc {row['classicnets']['test_acc']}): "

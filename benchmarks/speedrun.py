@@ -8,7 +8,8 @@ process, once per seed for the speedrun recipe and with the first seed for the o
 the other, timed from outside (interpreter start to exit: what a user waits for). Its JSON (test
 accuracy, wall time, the time to 90-94% counted from the process start) and the load average
 before and after each run go to benchmarks/results/speedrun.json, with the mean, the spread
-(standard deviation, min, max) over the seeds and the load before and after the series.
+(standard deviation, min, max) over the seeds, the speedrun recipe as it was, and the load
+before and after the series.
 Start it on an idle machine (load below 1.0) and run nothing else until it ends.
 """
 
@@ -25,6 +26,7 @@ from pathlib import Path
 import torch
 
 from classicnets.training.device import cpu_has_bf16
+from classicnets.training.recipes import SPEEDRUN
 from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
@@ -80,7 +82,7 @@ def main() -> None:
         "command": "python benchmarks/speedrun.py " + " ".join(sys.argv[1:]),
         "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
         "cpu_has_bf16": cpu_has_bf16(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-        "series": series, "entries": entries,
+        "recipe": SPEEDRUN, "series": series, "entries": entries,
     }, indent=2) + "\n")
 
 

@@ -40,10 +40,14 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "crops": ("random crops (padding 2) besides the mirror images", {"crop_padding": 2}),
     "no-augment": ("no mirror images in training", {"augment": False}),
     "no-flip-tta": ("no test-time flips", {"flip_tta": False}),
-    "6-epochs": ("6 epochs instead of 8", {"epochs": 6}),
-    "10-epochs": ("10 epochs instead of 8", {"epochs": 10}),
+    "6-epochs": ("6 epochs", {"epochs": 6}),
+    "7-epochs": ("7 epochs", {"epochs": 7}),
+    "8-epochs": ("8 epochs", {"epochs": 8}),
+    "10-epochs": ("10 epochs", {"epochs": 10}),
     "4-blocks": ("VGG-11's first four blocks (28 -> 1 px)", {"model_args": {**_ARGS, "blocks": 4}}),
     "long-crops-30": ("30 epochs with crops: the best under 30 minutes?", {"epochs": 30, "crop_padding": 2}),
+    "long-4-blocks-crops-30": ("VGG-11's first four blocks, 30 epochs with crops",
+                               {"epochs": 30, "crop_padding": 2, "model_args": {**_ARGS, "blocks": 4}}),
     "long-full-width-12": ("VGG-11's first three blocks at full width, 12 epochs, crops",
                            {"epochs": 12, "crop_padding": 2, "model_args": {**_ARGS, "width_ratio": 1}}),
 }
@@ -79,7 +83,7 @@ def main() -> None:
         curve = [{"epoch": c["epoch"], "wall_seconds": round(startup + c["wall_seconds"], 1), "test_acc": c["test_acc"]}
                  for c in result["curve"]]
         log["candidates"][name] = {
-            "tests": CANDIDATES[name][0], "changes": CANDIDATES[name][1], "seed": args.seed,
+            "tests": CANDIDATES[name][0], "changes": CANDIDATES[name][1], "base_recipe": SPEEDRUN, "seed": args.seed,
             "test_acc": result["test_acc"], "process_seconds": round(timed.seconds, 1),
             "seconds_to": {f"{t:.2f}": seconds_to(result["curve"], t, startup, clock="wall_seconds")
                            for t in THRESHOLDS},
@@ -87,7 +91,7 @@ def main() -> None:
             "date": time.strftime("%Y-%m-%d %H:%M"),
         }
         print(f"{name:20s} {result['test_acc']:.4f} in {timed.seconds:6.1f} s  ({CANDIDATES[name][0]})", flush=True)
-        log.update({"command": "python benchmarks/speedrun_search.py [--only NAMES]", "recipe": SPEEDRUN,
+        log.update({"command": "python benchmarks/speedrun_search.py [--only NAMES]",
                     "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                     "torch": torch.__version__})
         log.setdefault("series", []).append({**series, "candidate": name, "loadavg_after": load_average()})

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn",
-              "precision", "flip_tta")
+              "precision", "flip_tta", "channels_last", "crop_padding")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -208,7 +208,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--label-smoothing", type=float)
     g.add_argument("--init", choices=INITS, help="xavier (the book's), PyTorch's default, or kaiming (He-normal, for deep ReLU stacks without BatchNorm)")
     g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random crop (padding 2) and horizontal flip")
+                   help="random horizontal flips and random crops after zero padding by --crop-padding px")
+    g.add_argument("--crop-padding", type=int, metavar="PX",
+                   help="with --augment: the crops' padding (default 2; 0: flips only, as the speedrun recipe)")
     g.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
                    help="test-time flips: classify each test image and its mirror image, average the two")
     g.add_argument("--seed", type=int)
@@ -217,6 +219,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     g.add_argument("--device", help="auto (CUDA, else Apple's GPU, else the CPU), cpu, cuda, cuda:N or mps "
                                     "(default auto)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
+    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                   help="train in the channels_last memory layout (default: on CUDA; on the CPU for the networks "
+                        "measured faster in it)")
     g.add_argument("--precision", choices=PRECISIONS,
                    help="auto: bf16 autocast on CUDA, float32 elsewhere; bf16: also on CPUs with native bf16 "
                         "(AVX512-BF16, AMX), float32 where there is none; fp32: float32 everywhere")

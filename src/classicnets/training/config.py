@@ -47,7 +47,7 @@ class TrainConfig:
     resize: int | None = None  # square side fed to the network (and built for); None keeps the native size
     mean: float = 0.0  # input normalisation on the [0, 1] scale; d2l feeds ToTensor() output
     std: float = 1.0
-    augment: bool = False  # random crop (padding 2) and horizontal flip
+    augment: bool = False  # random horizontal flips, and random crops after zero padding by crop_padding px
     crop_padding: int = 2
     limit: int | None = None  # use the first N training (and at most N test) examples
     val_size: int = 0  # >0: carve a validation set from the training set, report it as test_acc
@@ -109,6 +109,8 @@ class TrainConfig:
         native = DATASETS[self.dataset].native_size
         if not DATASETS[self.dataset].images and self.resize not in (None, native):
             raise bad("resize", self.resize, f"nothing: {self.model} trains on {self.dataset}'s fixed {native}x{native} images")
+        if not 0 <= self.crop_padding <= native:
+            raise bad("crop_padding", self.crop_padding, f"a number of pixels from 0 to {native}")
         if self.flip_tta and not DATASETS[self.dataset].images:
             raise bad("flip_tta", self.flip_tta, f"False: {self.dataset} has no images to mirror")
         if self.limit is not None and self.limit < 1:

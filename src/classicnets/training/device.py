@@ -6,7 +6,8 @@ documented switch, PYTORCH_ENABLE_MPS_FALLBACK=1: the command line sets it befor
 from Python, set it before importing torch). CPU: float32 by default, because bf16 matrix products
 are hundreds of times slower on CPUs without native bf16 instructions; a run that asks for bf16
 (`precision="bf16"`) gets it on CPUs that have them (AVX512-BF16 or AMX), where oneDNN's
-channels_last convolutions run about twice as fast as in float32 (benchmarks/precision.py).
+channels_last convolutions train most conv networks 1.1-1.7x faster than in float32 (and the
+LeNets, whose steps are elementwise work, a little slower: benchmarks/results/precision.json).
 """
 
 from __future__ import annotations

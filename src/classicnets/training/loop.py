@@ -42,8 +42,8 @@ from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_w
                                             restore_training_state, save_checkpoint)
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import resolve_device, resolve_precision, use_channels_last
-from classicnets.training.inference import Inference
 from classicnets.training.distributed import World, joined, per_rank_batch, world_from_env, wrap
+from classicnets.training.inference import Inference
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
@@ -349,8 +349,8 @@ def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | 
                 for name in RUN_FILES:
                     (run_dir / name).unlink(missing_ok=True)
                 write_text_atomic(run_dir / CONFIG, json.dumps(
-                    {"config": config.to_dict(), "environment": environment(device, world, config.precision), "command": sys.argv},
-                    indent=2))
+                    {"config": config.to_dict(), "environment": environment(device, world, config.precision),
+                     "command": sys.argv}, indent=2))
             position, metrics, watch = _Position.start(0, 0, device), [], LossWatch()
         else:
             load_weights(parts.model, checkpoint, run_dir / LAST)
@@ -571,7 +571,8 @@ def _tensorboard_writer_class() -> Any:
 def train(model: str = "lenet", *, recipe: str = "book", out: str | Path | None = None,
           show_progress: bool = True, log: Callable[[str], None] = print, overwrite: bool = False,
           **overrides: Any) -> RunResult:
-    """Train `model` with `recipe` ("book" or "fast"); keyword overrides change any TrainConfig field.
+    """Train `model` with `recipe` ("book", "fast", or "speedrun" for vgg11); keyword overrides change
+    any TrainConfig field.
 
     >>> result = train("lenet", epochs=2, limit=5000)        # doctest: +SKIP
     >>> result.final()["test_acc"]                             # doctest: +SKIP

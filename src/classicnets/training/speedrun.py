@@ -37,8 +37,9 @@ class SpeedrunResult:
     curve: list[dict[str, float]] = field(default_factory=list)  # epoch, wall_seconds, test_acc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "recipe": self.recipe, "test_acc": self.test_acc, "seconds": self.seconds, "device": self.device,
-                "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to, "curve": self.curve}
+        return {"model": self.model, "recipe": self.recipe, "test_acc": self.test_acc, "seconds": self.seconds,
+                "device": self.device, "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to,
+                "curve": self.curve}
 
 
 def speedrun(model: str | None = None, *, out: str | Path | None = None, overwrite: bool = False,
