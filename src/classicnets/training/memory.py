@@ -15,7 +15,7 @@ from classicnets.errors import ClassicnetsError
 from classicnets.inputs import InputSpec
 from classicnets.models import create_model_for_input
 
-_FLOAT = 4  # bytes: training runs in float32 (bf16 autocast on CUDA only halves the activations)
+_FLOAT = 4  # bytes: float32, an upper bound (bf16 autocast, on CUDA or a CPU with native bf16, halves the activations)
 
 
 @dataclass(frozen=True)
