@@ -30,7 +30,7 @@ from classicnets.training.recipes import SPEEDRUN
 from classicnets.training.rundir import read_metrics
 from classicnets.training.speedrun import THRESHOLDS
 
-from tta import add_idle_option, load_average, seconds_to, start_series, timed_run  # benchmarks/tta.py
+from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 
 RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 
@@ -46,11 +46,7 @@ def one_run(entry: str, seed: int) -> dict:
            "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
            "command": " ".join(["classicnets speedrun", *args])}
     startup = timed.seconds - row["seconds"]  # interpreter and imports, before speedrun's clock
-    curve = read_metrics(Path(out))
-    row["seconds_to"] = {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in THRESHOLDS}
-    row["curve"] = [{"epoch": m["epoch"], "wall_seconds": round(startup + m["wall_seconds"], 1),
-                     "test_acc": m["test_acc"]} for m in curve]
-    return row
+    return {**row, **on_process_clock(read_metrics(Path(out)), startup, THRESHOLDS)}
 
 
 def spread(values: list[float]) -> dict:

@@ -28,7 +28,7 @@ import torch
 from classicnets.training.recipes import SPEEDRUN
 from classicnets.training.speedrun import THRESHOLDS, speedrun
 
-from tta import add_idle_option, load_average, seconds_to, start_series, timed_run  # benchmarks/tta.py
+from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 
 RESULTS = Path(__file__).parent / "results" / "speedrun_search.json"
 _ARGS = SPEEDRUN["model_args"]
@@ -80,14 +80,11 @@ def main() -> None:
         timed = timed_run([sys.executable, __file__, "--one", name, "--seed", str(args.seed)])
         result = json.loads(timed.stdout.strip().splitlines()[-1])
         startup = timed.seconds - result["seconds"]  # interpreter and imports, before speedrun's clock
-        curve = [{"epoch": c["epoch"], "wall_seconds": round(startup + c["wall_seconds"], 1), "test_acc": c["test_acc"]}
-                 for c in result["curve"]]
         log["candidates"][name] = {
             "tests": CANDIDATES[name][0], "changes": CANDIDATES[name][1], "base_recipe": SPEEDRUN, "seed": args.seed,
             "test_acc": result["test_acc"], "process_seconds": round(timed.seconds, 1),
-            "seconds_to": {f"{t:.2f}": seconds_to(result["curve"], t, startup, clock="wall_seconds")
-                           for t in THRESHOLDS},
-            "curve": curve, "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
+            **on_process_clock(result["curve"], startup, THRESHOLDS),
+            "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
             "date": time.strftime("%Y-%m-%d %H:%M"),
         }
         print(f"{name:20s} {result['test_acc']:.4f} in {timed.seconds:6.1f} s  ({CANDIDATES[name][0]})", flush=True)

@@ -88,6 +88,14 @@ def seconds_to(curve: list[dict], accuracy: float, startup: float, clock: str = 
     return None if seconds is None else round(startup + seconds, 1)
 
 
+def on_process_clock(curve: list[dict], startup: float, thresholds: tuple[float, ...]) -> dict:
+    """A speedrun's per-epoch rows (epoch, wall_seconds on its own clock, test_acc) counted from
+    the process start instead: the curve and the time to each accuracy in `thresholds`."""
+    return {"seconds_to": {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in thresholds},
+            "curve": [{"epoch": m["epoch"], "wall_seconds": round(startup + m["wall_seconds"], 1),
+                       "test_acc": m["test_acc"]} for m in curve]}
+
+
 def measure(name: str, out: Path) -> dict:
     run_dir = out / name
     command = [str(Path(sys.executable).with_name("classicnets")), "train", name, "--recipe", "fast",

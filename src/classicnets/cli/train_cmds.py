@@ -157,8 +157,9 @@ def run_speedrun(args: argparse.Namespace) -> int:
         return 0
     reached = ", ".join(f"{t}: {s:.1f} s" for t, s in result.time_to.items() if s is not None) or "none"
     console.print(f"time to test accuracy (cold start): {reached}", markup=False, highlight=False, soft_wrap=True)
-    console.print(f"{result.model} ({result.recipe} recipe): test accuracy {result.test_acc:.4f} in {result.seconds:.1f} s on {result.device} "
-                  f"(cold start, data loading included)", markup=False, highlight=False, soft_wrap=True)
+    console.print(f"{result.model} ({result.recipe} recipe): test accuracy {result.test_acc:.4f} in "
+                  f"{result.seconds:.1f} s on {result.device} (cold start, data loading included)",
+                  markup=False, highlight=False, soft_wrap=True)
     return 0
 
 
@@ -168,15 +169,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
         description="Train from a cold start and print the wall time (data loading and every evaluation "
                     "included) and the final test accuracy, plus the time at which 90/92/93/94% test accuracy was "
                     f"first reached. Without MODEL: the speedrun recipe ({SPEEDRUN_MODEL}'s first three blocks at half "
-                    f"width with BatchNorm, {SPEEDRUN['epochs']} epochs, bf16 where the CPU has it, mirror images in training and at "
-                    "test time: 93% in under 3 minutes on 2 CPU cores); with MODEL: that network's fast recipe.")
+                    f"width with BatchNorm, {SPEEDRUN['epochs']} epochs, bf16 where the CPU has it, mirror images in "
+                    "training and at test time: 93% in under 3 minutes on 2 CPU cores); with MODEL: that network's "
+                    "fast recipe.")
     p.add_argument("model", nargs="?", choices=NAMES, metavar="MODEL",
                    help="a network's fast recipe instead of the speedrun recipe")
     p.add_argument("--epochs", type=positive_int, help="override the recipe's epochs")
     p.add_argument("--seed", type=int, help="override the recipe's seed (default 0)")
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/speedrun-MODEL-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
-    p.add_argument("--json", action="store_true", help='print {"model", "test_acc", "seconds", "device"}')
+    p.add_argument("--json", action="store_true", help='print {"model", "recipe", "test_acc", "seconds", "device"}')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(p)
     p.set_defaults(handler=run_speedrun)

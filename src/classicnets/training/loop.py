@@ -420,8 +420,9 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
     trained_examples = sum(m["train_examples"] for m in metrics)
     if show_progress and position.step == 0:
         on = f"{world.size} processes ({device.type})" if world.distributed else str(device)
-        on += ", bf16" if resolve_precision(device, config.precision) == "bf16" else ""
-        if config.precision == "bf16" and resolve_precision(device, "bf16") != "bf16":
+        precision = resolve_precision(device, config.precision)
+        on += ", bf16" if precision == "bf16" else ""
+        if config.precision == "bf16" and precision != "bf16":
             log(f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32")
         log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
             f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run_dir}")
