@@ -15,7 +15,7 @@ from classicnets.errors import ClassicnetsError, InputSizeError
 from classicnets.inputs import FASHION_MNIST, InputSpec
 from classicnets.models import create_model_for_input, list_models, smallest_input_side
 from classicnets.training import read_checkpoint, recipe_config, run
-from classicnets.training.checkpoint import LoadedRun, load_run
+from classicnets.training.checkpoint import LoadedRun, load_run, tensors_sha256
 from classicnets.training.loop import build_training
 from classicnets.training.step import train_step
 
@@ -94,7 +94,7 @@ def test_input_spec_round_trips_and_defaults_to_the_native_size():
     assert spec == InputSpec(dataset="fashion-mnist", class_names=FASHION_MNIST.class_names, native_size=28,
                              channels=1, resize=28, mean=0.5, std=0.5)
     assert InputSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
-    with pytest.raises(ClassicnetsError, match="incomplete"):
+    with pytest.raises(ClassicnetsError, match="the input description lacks"):
         InputSpec.from_dict({"dataset": "fashion-mnist"})
 
 
@@ -135,7 +135,8 @@ def test_a_format_1_checkpoint_still_loads(vgg_at_48, tmp_path):
     old = {k: v for k, v in meta.items() if k not in ("input", "recipe")}
     old.update(format=1, model_args={**meta["model_args"], "input_size": 48},
                config={"dataset": "fashion-mnist", "recipe": "fast", "resize": 48},
-               class_names=list(FASHION_MNIST.class_names), input={"resize": 48, "mean": 0.286, "std": 0.353})
+               class_names=list(FASHION_MNIST.class_names), input={"resize": 48, "mean": 0.286, "std": 0.353},
+               sha256=tensors_sha256(load_file(str(path))))  # format 1's checksum covered the tensors only
     save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata={"classicnets": json.dumps(old)})
     loaded = load_run(tmp_path / "old.safetensors")
     assert loaded.input.resize == 48 and loaded.class_names == list(FASHION_MNIST.class_names)

@@ -27,3 +27,8 @@ class ModelError(ClassicnetsError):
 
 class InputSizeError(ModelError, ValueError):
     """An input whose shape a network cannot take; the message names the sizes that work."""
+
+
+class ClassicnetsWarning(UserWarning):
+    """Something the user should know that does not stop the command: the CLI prints it as one
+    line, `classicnets: warning: ...`."""

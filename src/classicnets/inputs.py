@@ -11,6 +11,15 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
+from classicnets.validation import Invalid, integer, mapping, number, text
+
+# The book's largest input is 224 px; beyond this a "size" is a typo, and would ask for
+# terabytes (AlexNet's classifier grows with the square of the side).
+MAX_RESIZE = 2048
+# Inputs are scaled to [0, 1] before normalising: a mean or std far outside that scale, or a
+# std so small that float32 overflows, is damage, not a choice.
+MAX_NORM = 1e3
+MIN_STD = 1e-6
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,21 @@ class InputSpec:
     mean: float
     std: float
 
+    def __post_init__(self) -> None:
+        # Every InputSpec is checked where it is made: from a configuration, a checkpoint or an export.
+        info = get_dataset(text(self.dataset, "the input's dataset"))
+        if self.class_names != info.class_names:
+            raise Invalid(f"the input's class names {_few(self.class_names)} are not {info.name}'s {_few(info.class_names)}")
+        if integer(self.native_size, "the input's native size", 1, MAX_RESIZE) != info.native_size:
+            raise Invalid(f"the input's native size is {self.native_size}, but {info.name}'s images are {info.native_size} px")
+        if integer(self.channels, "the input's channels", 1, 4) != info.channels:
+            raise Invalid(f"the input has {self.channels} channels, but {info.name}'s images have {info.channels}")
+        integer(self.resize, "the input's resize", 1, MAX_RESIZE)
+        if not info.images and self.resize != info.native_size:
+            raise Invalid(f"the input's resize is {self.resize}, but {info.name} has fixed {info.native_size} px images")
+        number(self.mean, "the input's mean", -MAX_NORM, MAX_NORM)
+        number(self.std, "the input's std", MIN_STD, MAX_NORM)
+
     @classmethod
     def create(cls, dataset: str, *, resize: int | None, mean: float, std: float) -> "InputSpec":
         info = get_dataset(dataset)
@@ -78,10 +102,26 @@ class InputSpec:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> "InputSpec":
-        try:
-            return cls(dataset=str(values["dataset"]), class_names=tuple(values["class_names"]),
-                       native_size=int(values["native_size"]), channels=int(values["channels"]),
-                       resize=int(values["resize"]), mean=float(values["mean"]), std=float(values["std"]))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ClassicnetsError(f"the input description is incomplete or damaged ({exc!r})") from None
+    def from_dict(cls, values: Any) -> "InputSpec":
+        """The InputSpec a checkpoint or an export wrote (`to_dict`), checked field by field."""
+        values = mapping(values, "the input description")
+        missing = [f for f in ("dataset", "class_names", "native_size", "channels", "resize", "mean", "std")
+                   if f not in values]
+        if missing:
+            raise Invalid(f"the input description lacks {', '.join(missing)}")
+        names = values["class_names"]
+        if not isinstance(names, list) or len(names) > 1000 or not all(isinstance(n, str) for n in names):
+            raise Invalid("the input's class names are not a list of names")
+        return cls(dataset=values["dataset"], class_names=tuple(names), native_size=values["native_size"],
+                   channels=values["channels"], resize=values["resize"], mean=values["mean"], std=values["std"])
+
+
+def outputs_fit(outputs: int, classes: int) -> bool:
+    """Whether a network with `outputs` outputs classifies `classes` classes: one output per
+    class, or one sigmoid output for two (seed 003's toy)."""
+    return outputs == classes or (outputs == 1 and classes == 2)
+
+
+def _few(names: tuple[str, ...]) -> str:
+    shown = ", ".join(repr(n)[:20] for n in names[:3])
+    return f"({len(names)}: {shown}{', ...' if len(names) > 3 else ''})"

@@ -15,6 +15,7 @@ from classicnets import __version__
 from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import cache_dir, write_text_atomic
+from classicnets.validation import parse_json
 from classicnets.training.recipes import recipe_config
 from classicnets.zoo import NAMES
 
@@ -81,9 +82,11 @@ def cached_models_table() -> list[dict[str, Any]]:
             stamp.update(f"{path.relative_to(root)} {info.st_size} {info.st_mtime_ns}".encode())
     cached = cache_dir() / f"models-table-{stamp.hexdigest()[:16]}.json"
     try:
-        return json.loads(cached.read_text())
-    except (OSError, ValueError):
-        pass
+        rows = parse_json(cached.read_bytes(), str(cached))
+        if isinstance(rows, list) and rows and all(isinstance(r, dict) and set(r) == set(rows[0]) for r in rows):
+            return rows
+    except (OSError, ClassicnetsError):
+        pass  # missing, or damaged: computed again and rewritten
     rows = models_table()
     try:
         write_text_atomic(cached, json.dumps(rows))

@@ -16,10 +16,12 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from types import FrameType
+from typing import TextIO
 
 from classicnets import __version__
-from classicnets.errors import ClassicnetsError
+from classicnets.errors import ClassicnetsError, ClassicnetsWarning
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,13 +48,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _exit_now(_signum: int, _frame: FrameType | None) -> None:
     # Every file is written atomically and the run lock dies with the process, so stopping at
-    # once loses nothing; the training loop replaces this while it trains, to save first.
+    # once loses nothing once the temporaries in flight are gone; the training loop replaces
+    # this while it trains, to save first.
+    from classicnets.fileio import remove_temporaries
+
+    remove_temporaries()
     os._exit(130)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """Ours as one line; our dependencies' (deprecations, their internals) say nothing a user of
+    the command can act on, and are shown only with --debug, where they are left as Python prints them."""
+    if issubclass(category, ClassicnetsWarning):
+        print(f"classicnets: warning: {message}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
-    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
     debug = "--debug" in (sys.argv[1:] if argv is None else argv)
+    with warnings.catch_warnings():
+        if not debug:
+            warnings.simplefilter("default", ClassicnetsWarning)
+            warnings.showwarning = _show_warning
+        return _main(argv, debug)
+
+
+def _main(argv: list[str] | None, debug: bool) -> int:
+    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         args = build_parser().parse_args(argv)
         # Before any command loads PyTorch, which reads it then: on Apple's GPU the operations

@@ -34,6 +34,15 @@ SHA256: dict[str, str] = {
     "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 
+# Bytes of each decompressed file (its IDX header and elements): a download may be no larger
+# than this plus gzip's overhead, whatever the server says.
+SIZES: dict[str, int] = {
+    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60000,
+    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10000,
+}
+
 # Training-set pixel statistics on the [0, 1] scale (SPEC.md; `classicnets data` recomputes them).
 TRAIN_MEAN = 0.2860
 TRAIN_STD = 0.3530

@@ -9,25 +9,47 @@ from __future__ import annotations
 
 import http.client
 import os
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from classicnets.data.catalog import ALL_FILES, MIRROR_URL, find_member, read_member
+from classicnets.data.catalog import ALL_FILES, MIRROR_URL, SIZES, find_member, read_member
 from classicnets.errors import DataError, DownloadError
+from classicnets.fileio import open_no_follow, temporary
 
 CHUNK_BYTES = 1 << 16
+# A download slower than this on average is given up (a mirror that trickles a byte every
+# 20 s would otherwise be waited on for ever, as each byte resets the socket's timeout).
+MIN_BYTES_PER_SECOND = 20_000
 
 
-def _fetch(url: str, target: Path, progress: Progress | None, timeout: float) -> None:
+def size_cap(stem: str) -> int:
+    """The most bytes a download of `stem` may have: the file's known size plus gzip's overhead."""
+    return SIZES[stem] + SIZES[stem] // 100 + (64 << 10)
+
+
+def _fetch(url: str, target: Path, progress: Progress | None, timeout: float, cap: int) -> None:
+    started = time.monotonic()
+    deadline = started + timeout + cap / MIN_BYTES_PER_SECOND
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, target.open("wb") as out:
+        fd = open_no_follow(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
+            if total is not None and total > cap:
+                raise DownloadError(f"{url}: the server announces {total:,} bytes, more than the {cap:,} this file can "
+                                    "have: not the data set; try another mirror")
             task = progress.add_task(url.rsplit("/", 1)[-1], total=total) if progress else None
-            while chunk := response.read(CHUNK_BYTES):
+            while chunk := response.read1(CHUNK_BYTES):  # what has arrived, so the deadline is checked often
                 out.write(chunk)
+                if out.tell() > cap:
+                    raise DownloadError(f"{url}: more than the {cap:,} bytes this file can have arrived: not the "
+                                        "data set; try another mirror")
+                if time.monotonic() > deadline:
+                    raise DownloadError(f"{url}: only {out.tell():,} bytes arrived in {time.monotonic() - started:.0f} s, "
+                                        f"slower than {MIN_BYTES_PER_SECOND // 1000} KB/s; try again later or another mirror")
                 if progress is not None and task is not None:
                     progress.advance(task, len(chunk))
             if total is not None and out.tell() != total:
@@ -67,9 +89,8 @@ def download_fashion_mnist(
                 except DataError:
                     pass  # a bad copy is replaced below; the rename overwrites it
             final = dest / f"{stem}.gz"
-            part = dest / f".{stem}.gz.part-{os.getpid()}"
-            try:
-                _fetch(base_url + f"{stem}.gz", part, progress, timeout)
+            with temporary(dest / f".{stem}.gz.part-{os.getpid()}") as part:
+                _fetch(base_url + f"{stem}.gz", part, progress, timeout, size_cap(stem))
                 try:
                     read_member(part, stem)
                 except DataError as exc:
@@ -79,6 +100,4 @@ def download_fashion_mnist(
                 os.replace(part, final)
                 if existing is not None and existing != final:
                     existing.unlink()
-            finally:
-                part.unlink(missing_ok=True)
     return dest

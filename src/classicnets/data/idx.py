@@ -36,6 +36,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 # Fashion-MNIST's largest file is 47 MB; a header declaring more than this is not a data set
 # this package reads, whatever the file's length says.
 MAX_IDX_BYTES = 1 << 30
+# Labels have one dimension and images three (N, H, W), or four with channels; NumPy itself
+# stops at 64, and a header byte can say 255.
+MAX_IDX_DIMS = 4
 _CHUNK = 1 << 20
 
 
@@ -79,6 +82,9 @@ def _parse_magic(head: bytes, name: str) -> tuple[int, int]:
         raise DataError(f"{name}: unknown IDX element type 0x{type_code:02x}")
     if ndim == 0:
         raise DataError(f"{name}: IDX header declares zero dimensions")
+    if ndim > MAX_IDX_DIMS:
+        raise DataError(f"{name}: IDX header declares {ndim} dimensions; a data set of labels or images has at most "
+                        f"{MAX_IDX_DIMS}, so this is not one")
     return type_code, ndim
 
 

@@ -18,6 +18,7 @@ import torch
 from classicnets.analysis.predict import probabilities
 from classicnets.data.fashion_mnist import load_fashion_mnist
 from classicnets.errors import ClassicnetsError
+from classicnets.inputs import FASHION_MNIST
 from classicnets.experiments.defaults import SEED_INDEX, SHIFT_AXES
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.reports.figures import plt
@@ -83,8 +84,10 @@ def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: 
                      data_dir: str | None = None) -> ShiftResult:
     if not runs:
         raise ClassicnetsError("name at least one run directory to test")
-    if max_shift < 0:
-        raise ClassicnetsError(f"--max-shift must be >= 0, got {max_shift}")
+    side = FASHION_MNIST.native_size
+    if not 0 <= max_shift < side:
+        # A shift of the whole side moves the image out of its frame: nothing is left to classify.
+        raise ClassicnetsError(f"--max-shift must be from 0 to {side - 1} (the images are {side} px wide), got {max_shift}")
     if split not in ("train", "test"):
         raise ClassicnetsError(f"split must be train or test, got {split!r}")
     data = load_fashion_mnist(data_dir)

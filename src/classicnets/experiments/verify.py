@@ -21,10 +21,13 @@ from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models import create_model_for_input, list_models
 from classicnets.models.base import ClassicNet
 from classicnets.numpy_runtime import ops, run_spec
+from classicnets.numpy_runtime.walker import dry_run
 from classicnets.reports.figures import plt
 from classicnets.training.checkpoint import load_run
 from classicnets.training.recipes import recipe_config
 
+VERIFY_BYTES = 4 << 30  # what comparing the two forward passes may hold at once
+MAX_VERIFY_BATCH = 256  # images; each layer's largest difference is as clear on 8
 
 
 @dataclass
@@ -80,6 +83,12 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
     check = getattr(model, "check_input", None)
     if check is not None:
         check(x)  # a clear error for a wrong size, not a failure inside a hook
+    spec, weights = [describe(model)], numpy_weights(model)
+    _, peak = dry_run(spec, tuple(x.shape[1:]), weights)
+    fits = max(1, VERIFY_BYTES // (3 * 8 * peak))  # float64, PyTorch's copy of each layer's output beside it
+    if len(x) > fits:
+        raise ClassicnetsError(f"--batch {len(x)}: at most {fits} images of this network fit in the "
+                               f"{VERIFY_BYTES >> 30} GiB the check may take; give a smaller --batch")
     modules = dict(model.named_modules())
     torch_out: dict[str, list[np.ndarray]] = {}
 
@@ -111,7 +120,7 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
                                  max_abs_diff=diff, shape=list(reference.shape),
                                  scale=float(np.abs(reference).max()) if reference.size else 0.0))
 
-    run_spec([describe(model)], x.double().numpy(), numpy_weights(model), dtype=np.float64, record=compare)
+    run_spec(spec, x.double().numpy(), weights, dtype=np.float64, record=compare)
     return checks
 
 
@@ -174,6 +183,8 @@ def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = VER
            data_dir: str | None = None) -> Verification:
     """Compare PyTorch and the NumPy walker on a batch of real test images (the toy images
     for seed 003's tiny network)."""
+    if not 1 <= batch <= MAX_VERIFY_BATCH:
+        raise ClassicnetsError(f"--batch {batch}: at most {MAX_VERIFY_BATCH} images are checked at once")
     model, x, label = load_source(source, batch=batch, seed=seed, data_dir=data_dir)
     checks = compare_forward(model, x)
     is_toy = isinstance(model, ClassicNet) and model.model_name == "tiny_cnn" and tuple(x.shape[1:]) == (1, 4, 4)

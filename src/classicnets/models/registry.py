@@ -87,8 +87,9 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
         return _REGISTRY[name].builder(**kwargs)
     except ClassicnetsError:
         raise
-    except (TypeError, ValueError) as exc:
-        # A wrong type or value reached a layer constructor: say which call, not where it broke.
+    except (TypeError, ValueError, RuntimeError, OverflowError) as exc:
+        # A wrong type or value reached a layer constructor (a negative width is PyTorch's
+        # RuntimeError): say which call, not where it broke.
         given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
         raise ModelError(f"cannot build {name}({given}): {exc}") from None
 

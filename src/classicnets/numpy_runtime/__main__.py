@@ -3,20 +3,49 @@
     python -m classicnets.numpy_runtime MODEL.npz|MODEL.onnx IMAGE [IMAGE ...] [--top K] [--json]
 
 An `.onnx` export runs on ONNX Runtime (installed separately); the picture is prepared the same way.
+The error policy is the `classicnets` command's: one line on stderr and status 1 for a bad file,
+2 for a usage error, 130 for Ctrl-C or SIGTERM, never a traceback. Pictures are read and
+classified a chunk at a time and printed as they go, so memory stays bounded however many.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
+import os
+import signal
 import sys
+from types import FrameType
 
 import numpy as np
 
 from classicnets.errors import ClassicnetsError
-from classicnets.numpy_runtime.exported import load_exported
+from classicnets.numpy_runtime.exported import ExportedModel, load_exported
 from classicnets.numpy_runtime.picture import read_picture
-from classicnets.numpy_runtime.walker import SpecError
+
+_FILES_AT_ONCE = 256
+
+
+def _exit_now(_signum: int, _frame: FrameType | None) -> None:
+    os._exit(130)  # nothing is written: stopping at once loses nothing
+
+
+def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[dict], bool]:
+    results, pictures, failed = [], [], False
+    for path in paths:
+        try:
+            pictures.append(read_picture(path))
+            results.append({"path": path, "top": [], "error": None})
+        except ClassicnetsError as exc:
+            results.append({"path": path, "top": [], "error": str(exc)})
+            failed = True
+    if pictures:
+        tops = iter(model.classify(np.stack(pictures), top_k=top))
+        for result in results:
+            if result["error"] is None:
+                result["top"] = [{"class": c, "probability": p} for c, p in next(tops)]
+    return results, failed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,34 +58,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         model = load_exported(args.model)
-    except SpecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    results, pictures, failed = [], [], False
-    for path in args.images:
-        try:
-            pictures.append(read_picture(path))
-            results.append({"path": path, "top": [], "error": None})
-        except ClassicnetsError as exc:
-            results.append({"path": path, "top": [], "error": str(exc)})
-            failed = True
-    if pictures:
-        tops = iter(model.classify(np.stack(pictures), top_k=max(1, args.top)))
-        for result in results:
-            if result["error"] is None:
-                result["top"] = [{"class": c, "probability": p} for c, p in next(tops)]
-    for result in results:
+        failed, first = False, True
+        paths = iter(args.images)
         if args.json:
-            continue
-        if result["error"]:
-            print(f"error: {result['error']}", file=sys.stderr)
-        else:
-            print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"]))
-    if args.json:
-        sys.stdout.write(json.dumps(results, indent=2) + "\n")
-    return 1 if failed else 0
+            sys.stdout.write("[")
+        while batch := list(itertools.islice(paths, _FILES_AT_ONCE)):
+            results, bad = _classify(model, batch, max(1, args.top))
+            failed |= bad
+            for result in results:
+                if args.json:
+                    sys.stdout.write(("\n  " if first else ",\n  ") + json.dumps(result))
+                elif result["error"]:
+                    print(f"classicnets: error: {result['error']}", file=sys.stderr)
+                else:
+                    print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}"
+                                                             for t in result["top"]))
+                first = False
+        if args.json:
+            sys.stdout.write("\n]\n")
+        return 1 if failed else 0
+    except ClassicnetsError as exc:
+        print(f"classicnets: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if isinstance(exc, BrokenPipeError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 141
+        print(f"classicnets: error: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""),
+              file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":

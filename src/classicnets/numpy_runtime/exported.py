@@ -10,9 +10,14 @@ from typing import Any
 import numpy as np
 
 from classicnets.errors import ClassicnetsError
-from classicnets.inputs import InputSpec
+from classicnets.inputs import InputSpec, outputs_fit
 from classicnets.numpy_runtime import ops
 from classicnets.numpy_runtime.walker import SpecError
+
+# What classifying one chunk of pictures may take, in bytes of float32 values per layer; the
+# chunk's size follows from the network's largest layer (measured by `check`).
+CHUNK_BYTES = 256 << 20
+MAX_CHUNK = 256
 
 
 class ExportedModel:
@@ -20,12 +25,26 @@ class ExportedModel:
     subclasses run the network itself (`logits`)."""
 
     meta: dict[str, Any]  # model, model_args, input
+    chunk: int = 1  # pictures classified at once; set by `check`
+
+    def check(self) -> None:
+        """Refuse an export that cannot classify: its input description is checked, and the
+        network runs once on a blank picture, before any real one. Sets `chunk`."""
+        spec = self.input
+        outputs, peak = self.trial(spec.shape)
+        if not outputs_fit(outputs, len(spec.class_names)):
+            raise SpecError(f"the network has {outputs} outputs but the export names {len(spec.class_names)} classes")
+        self.chunk = max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * max(peak, 1))))
+
+    def trial(self, shape: tuple[int, int, int]) -> tuple[int, int]:
+        """(outputs per example, the most values one layer computes per example) for a blank input."""
+        raise NotImplementedError
 
     @property
     def input(self) -> InputSpec:
         try:
-            return InputSpec.from_dict(self.meta["input"])
-        except (KeyError, ClassicnetsError) as exc:
+            return InputSpec.from_dict(self.meta.get("input"))
+        except ClassicnetsError as exc:
             raise SpecError(f"the export's input description is damaged ({exc})") from None
 
     @property
@@ -57,10 +76,13 @@ class ExportedModel:
         return ops.softmax(out, 1)
 
     def classify(self, images: np.ndarray, top_k: int = 3) -> list[list[tuple[str, float]]]:
-        probs = self.probabilities(images)
-        names = self.class_names
-        order = np.argsort(-probs, axis=1)[:, :top_k]
-        return [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
+        """The top-k (class, probability) pairs of each image, `chunk` images at a time."""
+        names, tops = self.class_names, []
+        for start in range(0, len(images), self.chunk):
+            probs = self.probabilities(images[start:start + self.chunk])
+            order = np.argsort(-probs, axis=1)[:, :top_k]
+            tops += [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
+        return tops
 
 
 def load_exported(path: str | Path) -> ExportedModel:
@@ -72,3 +94,12 @@ def load_exported(path: str | Path) -> ExportedModel:
     from classicnets.numpy_runtime.archive import load_npz
 
     return load_npz(path)
+
+
+def with_source(path: str | Path, model: ExportedModel) -> ExportedModel:
+    """`model`, checked (`check`), with any problem named after the file it came from."""
+    try:
+        model.check()
+    except SpecError as exc:
+        raise SpecError(f"{path}: {exc}") from None
+    return model

@@ -14,12 +14,15 @@ behind a dark one), so the object stays visible whatever its colour.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from classicnets.errors import DataError
+from classicnets.fileio import file_kind
 from classicnets.inputs import FASHION_MNIST
 
 IMAGE_SIZE = FASHION_MNIST.native_size
@@ -78,15 +81,28 @@ def picture_array(image: Image.Image) -> np.ndarray:
 
 
 def read_picture(path: str | Path) -> np.ndarray:
-    """Read an image file (PNG, JPEG, ...) and convert it; a clear error if it is not one."""
+    """Read an image file (PNG, JPEG, ...) and convert it, upright as the camera's EXIF
+    orientation says; a clear error if it is not one. Only regular files are opened: a FIFO
+    would block forever, a device never end."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            image.load()
-            return picture_array(image)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, and is refused below
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise DataError(f"{path}: cannot open it ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise DataError(f"{path} is {file_kind(mode)}, not a picture file")
+        handle, fd = os.fdopen(fd, "rb"), -1  # the handle owns the descriptor now
+        with handle, Image.open(handle) as image:
+            image.load()
+            return picture_array(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file PIL can read (PNG, JPEG, ...)") from None
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot read the image ({exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)

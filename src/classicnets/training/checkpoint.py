@@ -7,25 +7,34 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors import SafetensorError, safe_open
+from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from torch import nn
 
-from classicnets.errors import ClassicnetsError
-from classicnets.fileio import WriteError, atomic_path
-from classicnets.inputs import InputSpec
-from classicnets.models.registry import create_model_for_input
+from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
+from classicnets.fileio import WriteError, atomic_path, file_kind
+from classicnets.inputs import InputSpec, outputs_fit
+from classicnets.models.registry import create_model_for_input, list_models
+from classicnets.training.config import PRECISIONS
 from classicnets.training.inference import Inference
+from classicnets.validation import Invalid, integer, mapping, parse_json, text
 
-# 2: the input description is one typed entry, "input" (InputSpec), and the builder arguments
-# leave the input size to it. Format 1 (a "config" copy beside "input") is read and converted.
-FORMAT_VERSION = 2
+# 3: the checksum covers the metadata as well as the tensors. 2: the input description is one
+# typed entry, "input" (InputSpec), and the builder arguments leave the input size to it.
+# Formats 1 and 2 are still read, with a warning that their metadata is unchecked.
+FORMAT_VERSION = 3
 _META_KEY = "classicnets"
+_MAX_HEADER_BYTES = 100 << 20  # safetensors' own limit for its JSON header
+_MAX_MODEL_ARGS = 32
 
 
 class CheckpointError(ClassicnetsError):
@@ -58,13 +67,17 @@ def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torc
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def tensors_sha256(tensors: dict[str, torch.Tensor]) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order."""
+def tensors_sha256(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None = None) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes, in name order, then (format 3)
+    the metadata as canonical JSON, its own "sha256" entry aside."""
     digest = hashlib.sha256()
     for key in sorted(tensors):
         tensor = tensors[key].detach().contiguous().cpu()
         digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
         digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+    if meta is not None:
+        covered = {k: v for k, v in meta.items() if k != "sha256"}
+        digest.update(json.dumps(covered, sort_keys=True).encode())
     return digest.hexdigest()
 
 
@@ -88,7 +101,7 @@ def save_checkpoint(
             tensors["rng.cuda"] = torch.cuda.get_rng_state()
         meta["optimizer"] = optim_meta
     tensors.update({k: v.detach().contiguous().cpu() for k, v in (extra or {}).items()})
-    meta["sha256"] = tensors_sha256(tensors)
+    meta["sha256"] = tensors_sha256(tensors, meta)
     with atomic_path(path) as tmp:
         try:
             save_file(tensors, str(tmp), metadata={_META_KEY: json.dumps(meta)})
@@ -96,44 +109,116 @@ def save_checkpoint(
             raise WriteError(path, exc) from None
 
 
-def read_checkpoint(path: str | Path) -> Checkpoint:
-    """Read a checkpoint, with a clear error for anything that is not a valid one."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
+def _read_bytes(path: Path) -> bytes:
+    """The whole file, from one open: what is verified is what is loaded, even while a run
+    renames a new checkpoint over this one (safetensors would open the path twice)."""
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            raw_meta = (handle.metadata() or {}).get(_META_KEY)
-            tensors = {key: handle.get_tensor(key) for key in handle.keys()}
-    except (SafetensorError, OSError, ValueError) as exc:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise CheckpointError(f"{path} is {file_kind(mode)}, not a checkpoint file")
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _raw_metadata(data: bytes, path: Path) -> str | None:
+    """Our metadata string from a safetensors file's header (8 bytes of length, then JSON)."""
+    length = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
+    if not 0 < length <= min(len(data) - 8, _MAX_HEADER_BYTES):
+        raise CheckpointError(f"{path} is not a readable safetensors checkpoint (its header length is wrong: "
+                              "truncated, or another kind of file)")
+    try:
+        header = mapping(parse_json(data[8:8 + length], f"{path}'s header"), f"{path}'s header")
+        metadata = mapping(header.get("__metadata__") or {}, f"{path}'s metadata")
+    except Invalid as exc:
+        raise CheckpointError(str(exc)) from None
+    raw = metadata.get(_META_KEY)
+    return raw if isinstance(raw, str) else None
+
+
+def read_checkpoint(path: str | Path) -> Checkpoint:
+    """Read a checkpoint, with a clear error for anything that is not a valid one: the file is
+    read once, its checksum (tensors and metadata) verified, and the metadata checked against
+    types and bounds before anything is built from it."""
+    path = Path(path)
+    data = _read_bytes(path)
+    raw_meta = _raw_metadata(data, path)
+    try:
+        tensors = load_safetensors(data)
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} is not a readable safetensors checkpoint ({exc})") from None
+    del data
     if raw_meta is None:
         raise CheckpointError(f"{path} has no classicnets metadata: it was not written by classicnets")
     try:
-        meta = json.loads(raw_meta)
-    except json.JSONDecodeError as exc:
-        raise CheckpointError(f"{path}: its metadata is not valid JSON ({exc})") from None
-    if isinstance(meta, dict) and meta.get("format") == 1:
-        meta = _from_format_1(meta)
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: unknown checkpoint format {meta.get('format') if isinstance(meta, dict) else meta!r}")
-    if not isinstance(meta.get("model"), str) or not isinstance(meta.get("model_args", {}), dict):
-        raise CheckpointError(f"{path}: metadata lacks the model name or its arguments")
+        meta = mapping(parse_json(raw_meta, f"{path}'s metadata"), f"{path}'s metadata")
+    except Invalid as exc:
+        raise CheckpointError(str(exc)) from None
+    version = meta.get("format")
+    if version in (1, 2):
+        # Their checksum, where they have one, covers the tensors only.
+        if "sha256" in meta and tensors_sha256(tensors) != meta["sha256"]:
+            raise _damaged(path)
+        warnings.warn(f"{path} was written by an older classicnets (format {version}): its metadata (normalisation, "
+                      "class names, network arguments) is not covered by a checksum", CheckpointWarning, stacklevel=2)
+        meta = {**(_from_format_1(meta) if version == 1 else meta), "format": FORMAT_VERSION}
+    elif version == FORMAT_VERSION:
+        if tensors_sha256(tensors, meta) != meta.get("sha256"):
+            raise _damaged(path)
+    else:
+        raise CheckpointError(f"{path}: unknown checkpoint format {version!r}: written by a newer classicnets, or "
+                              "not a checkpoint")
     try:
-        InputSpec.from_dict(meta.get("input") or {})
+        check_meta(meta)
     except ClassicnetsError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
-    # Checkpoints written before checksums existed have none; every later one is verified.
-    if "sha256" in meta and tensors_sha256(tensors) != meta["sha256"]:
-        raise CheckpointError(f"{path} is damaged: its tensors do not match the checksum written with them "
-                              "(bytes changed on disk or in a copy); use another copy or checkpoint")
     return Checkpoint(meta=meta, tensors=tensors)
+
+
+class CheckpointWarning(ClassicnetsWarning):
+    """A checkpoint that loads, but with less checking than a current one gets."""
+
+
+def _damaged(path: Path) -> CheckpointError:
+    return CheckpointError(f"{path} is damaged: its contents do not match the checksum written with them "
+                           "(bytes changed on disk or in a copy); use another copy or checkpoint")
+
+
+def check_meta(meta: dict[str, Any]) -> None:
+    """Types and bounds of a checkpoint's metadata, as `train` enforces them for a new run:
+    the network is one of ours, its arguments plain values, the input description valid."""
+    name = meta.get("model")
+    if not isinstance(name, str) or name not in list_models():
+        raise Invalid(f"it names the network {name!r}, which is not one of classicnets'")
+    args = mapping(meta.get("model_args", {}), "the network's arguments")
+    if len(args) > _MAX_MODEL_ARGS:
+        raise Invalid(f"the network's arguments are {len(args)} entries, more than any network takes")
+    for key, value in args.items():
+        values = value if isinstance(value, list) and len(value) <= 16 else [value]  # widths: hidden=[256, 128]
+        if not all(isinstance(v, (str, int, float, bool, type(None))) and len(str(v)) <= 100 for v in values):
+            raise Invalid(f"the network's argument {key} is {value!r:.40}, not a plain value")
+    InputSpec.from_dict(meta.get("input"))
+    for key in ("epoch", "step"):
+        integer(meta.get(key, 0), key, 0, 2**53)
+    if meta.get("recipe") is not None:
+        text(meta["recipe"], "the recipe")
+    if not isinstance(meta.get("flip_tta", False), bool):
+        raise Invalid(f"flip_tta is {meta['flip_tta']!r}, not true or false")
+    if meta.get("precision", "auto") not in PRECISIONS:
+        raise Invalid(f"precision is {meta['precision']!r}, not one of {', '.join(PRECISIONS)}")
 
 
 def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
     """Format 1 kept the whole training config and a partial input entry side by side."""
-    config, old = meta.get("config") or {}, meta.get("input") or {}
-    model_args = dict(meta.get("model_args") or {})
+    config, old, model_args = (dict(value) if isinstance(value, dict) else {}
+                               for value in (meta.get("config"), meta.get("input"), meta.get("model_args")))
     model_args.pop("input_size", None)
     try:
         spec = InputSpec.create(config.get("dataset", "fashion-mnist"), resize=old.get("resize"),
@@ -147,11 +232,45 @@ def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
 
 def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn.Module:
     """Rebuild the network a checkpoint describes, for the input it was trained on, and load
-    its weights (strictly)."""
-    model = create_model_for_input(checkpoint.meta["model"], checkpoint.input.resize,
-                                   **checkpoint.meta.get("model_args", {}))
+    its weights (strictly). The network is first built on the meta device (shapes, no memory)
+    and compared with the file's tensors, so what gets allocated is no larger than the file."""
+    meta, spec = checkpoint.meta, checkpoint.input
+    try:
+        with torch.device("meta"):
+            skeleton = create_model_for_input(meta["model"], spec.resize, **meta.get("model_args", {}))
+    except ModelError as exc:
+        raise CheckpointError(f"{source}: {exc}") from None
+    _check_shapes(skeleton, checkpoint, source)
+    outputs = _outputs(skeleton, spec)
+    if not outputs_fit(outputs, len(spec.class_names)):
+        raise CheckpointError(f"{source}: the network has {outputs} outputs but the run names "
+                              f"{len(spec.class_names)} classes: the file is damaged or not ours")
+    model = create_model_for_input(meta["model"], spec.resize, **meta.get("model_args", {}))
     load_weights(model, checkpoint, source)
     return model
+
+
+def _check_shapes(skeleton: nn.Module, checkpoint: Checkpoint, source: str | Path) -> None:
+    expected = {k: tuple(v.shape) for k, v in skeleton.state_dict().items()}
+    stored = {k: tuple(v.shape) for k, v in checkpoint.prefixed("model.").items()}
+    network = checkpoint.meta["model"]
+    for key, shape in expected.items():
+        if key not in stored:
+            raise CheckpointError(f"{source}: the tensor model.{key} of {network} is missing from the file")
+        if stored[key] != shape:
+            raise CheckpointError(f"{source}: the tensor model.{key} is {list(stored[key])} in the file, but "
+                                  f"{network} as described needs {list(shape)}")
+    extra = sorted(set(stored) - set(expected))
+    if extra:
+        raise CheckpointError(f"{source}: the file has the tensor model.{extra[0]}, which {network} does not have")
+
+
+def _outputs(skeleton: nn.Module, spec: InputSpec) -> int:
+    """The number of outputs of the network, from one example on the meta device."""
+    skeleton.eval()
+    with torch.no_grad():
+        out = skeleton(torch.empty(1, *spec.shape, device="meta"))
+    return int(out.shape[1])
 
 
 def load_weights(model: nn.Module, checkpoint: Checkpoint, source: str | Path = "checkpoint") -> None:
@@ -162,29 +281,68 @@ def load_weights(model: nn.Module, checkpoint: Checkpoint, source: str | Path = 
     try:
         model.load_state_dict({k: v.to(device) for k, v in checkpoint.prefixed("model.").items()}, strict=True)
     except RuntimeError as exc:
-        first = str(exc).splitlines()[0]
+        first = str(exc).splitlines()[1 if len(str(exc).splitlines()) > 1 else 0].strip()
         raise CheckpointError(f"{source}: its weights (from {checkpoint.meta.get('model')}) do not fit {name}: "
                               f"{first}") from None
 
 
 def restore_training_state(checkpoint: Checkpoint, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    """Load the optimizer state and the RNG state saved by `save_checkpoint(..., optimizer=...)`."""
+    """Load the optimizer state and the RNG state saved by `save_checkpoint(..., optimizer=...)`,
+    each checked against this run's optimizer before it is loaded."""
     optim_meta = checkpoint.meta.get("optimizer")
-    if optim_meta is None or "rng.cpu" not in checkpoint.tensors:
+    if not isinstance(optim_meta, dict) or "rng.cpu" not in checkpoint.tensors:
         raise CheckpointError("the checkpoint has no optimizer state: resume needs last.safetensors")
+    try:
+        state = _optimizer_state(checkpoint, optim_meta, optimizer)
+        optimizer.load_state_dict({"state": state, "param_groups": optim_meta["param_groups"]})
+    except (Invalid, ValueError, KeyError, TypeError, IndexError, AttributeError, RuntimeError) as exc:
+        raise CheckpointError(f"the checkpoint's optimizer state does not fit this run ({exc})") from None
+    rng = checkpoint.tensors["rng.cpu"]
+    if rng.dtype != torch.uint8 or rng.shape != torch.get_rng_state().shape:
+        raise CheckpointError(f"the checkpoint's random-number state is {rng.dtype} {list(rng.shape)}, not PyTorch's")
+    torch.set_rng_state(rng)
+    if "rng.cuda" in checkpoint.tensors and device.type == "cuda":
+        torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"], device)
+
+
+def _same_kind(saved: Any, current: Any) -> bool:
+    """Whether a saved optimizer setting has the type of this run's (JSON turns tuples into
+    lists, and may write 1.0 as 1)."""
+    if isinstance(current, (tuple, list)):
+        return isinstance(saved, list) and len(saved) == len(current) and all(map(_same_kind, saved, current))
+    if isinstance(current, bool) or current is None:
+        return type(saved) is type(current)
+    if isinstance(current, (int, float)):
+        return isinstance(saved, (int, float)) and not isinstance(saved, bool)
+    return type(saved) is type(current)
+
+
+def _optimizer_state(checkpoint: Checkpoint, optim_meta: dict[str, Any],
+                     optimizer: torch.optim.Optimizer) -> dict[int, dict[str, Any]]:
+    """The saved per-parameter state, shaped like the parameters it belongs to, with param groups
+    that hold the same settings, of the same types, as this run's optimizer."""
+    current = optimizer.state_dict()["param_groups"]
+    groups = optim_meta.get("param_groups")
+    if not isinstance(groups, list) or len(groups) != len(current):
+        raise Invalid("its parameter groups differ from this run's")
+    for saved, now in zip(groups, current):
+        if not isinstance(saved, dict) or set(saved) != set(now) or saved["params"] != now["params"]:
+            raise Invalid("its parameter groups differ from this run's")
+        for key, value in now.items():
+            if key != "params" and not _same_kind(saved[key], value):
+                raise Invalid(f"its {key} is {saved[key]!r:.30}, where this run's optimizer has {value!r:.30}")
+    params = [p for group in optimizer.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
     for key, value in checkpoint.prefixed("optim.").items():
         index, name = key.split(".", 1)
-        state.setdefault(int(index), {})[name] = value.to(device) if name != "step" else value
-    for index, values in optim_meta["scalars"].items():
-        state.setdefault(int(index), {}).update(values)
-    try:
-        optimizer.load_state_dict({"state": state, "param_groups": optim_meta["param_groups"]})
-    except (ValueError, KeyError) as exc:
-        raise CheckpointError(f"the optimizer state does not fit this run: {exc}") from None
-    torch.set_rng_state(checkpoint.tensors["rng.cpu"])
-    if "rng.cuda" in checkpoint.tensors and device.type == "cuda":
-        torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"], device)
+        param = params[integer(int(index), "a parameter index", 0, len(params) - 1)]
+        if name != "step" and value.shape != param.shape:
+            raise Invalid(f"its {name} for parameter {index} is {list(value.shape)}, not {list(param.shape)}")
+        state.setdefault(int(index), {})[name] = value.to(param.device) if name != "step" else value
+    for index, values in mapping(optim_meta.get("scalars", {}), "its scalars").items():
+        state.setdefault(integer(int(index), "a parameter index", 0, len(params) - 1), {}).update(
+            mapping(values, "its scalars"))
+    return state
 
 
 @dataclass
@@ -207,8 +365,8 @@ class LoadedRun:
         return f"{self.meta['model']} ({recipe} recipe)" if recipe else str(self.meta["model"])
 
     def inference(self) -> Inference:
-        """How the run classified its test set: with test-time flips if it trained with them."""
-        return Inference(flip=bool(self.meta.get("flip_tta", False)))
+        """How the run classified its test set: at its precision, with test-time flips if it trained with them."""
+        return Inference(precision=self.meta.get("precision", "auto"), flip=bool(self.meta.get("flip_tta", False)))
 
     def export_meta(self) -> dict[str, Any]:
         """What every export carries besides the network: its name and arguments and its input."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
-from classicnets.inputs import DATASETS, InputSpec
+from classicnets.inputs import DATASETS, MAX_RESIZE, InputSpec, outputs_fit
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -17,9 +17,9 @@ LOSSES = ("cross_entropy", "nll", "bce")
 INITS = ("xavier", "default", "kaiming")
 # "auto": bf16 autocast on CUDA, float32 elsewhere; "bf16" also on CPUs with native bf16 (training.device)
 PRECISIONS = ("auto", "fp32", "bf16")
-# The book's largest input is 224 px; beyond this a "size" is a typo, and would ask for
-# terabytes (AlexNet's classifier grows with the square of the side).
-MAX_RESIZE = 2048
+# No recipe uses more than 1; float32 cannot hold more than 3.4e38 and an update with such a
+# rate overflows inside the optimizer, so beyond this a learning rate is a typo.
+MAX_LR = 1e6
 MAX_SEED = 2**32 - 1  # numpy's and most tools' seed range; (seed, epoch) pairs stay within 64 bits
 _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),),
@@ -98,8 +98,8 @@ class TrainConfig:
         for name in ("epochs", "batch_size"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise bad(name, getattr(self, name), "a positive integer")
-        if not self.lr > 0:
-            raise bad("lr", self.lr, "a positive learning rate")
+        if not 0 < self.lr <= MAX_LR:
+            raise bad("lr", self.lr, f"a positive learning rate of at most {MAX_LR:g}")
         if self.weight_decay < 0 or not 0 <= self.label_smoothing < 1:
             raise ClassicnetsError("weight decay must be >= 0 and label smoothing in [0, 1)")
         if self.resize is not None and not 1 <= self.resize <= MAX_RESIZE:
@@ -115,12 +115,16 @@ class TrainConfig:
             raise bad("flip_tta", self.flip_tta, f"False: {self.dataset} has no images to mirror")
         if self.limit is not None and self.limit < 1:
             raise bad("limit", self.limit, "a positive number of examples")
-        if self.std <= 0:
-            raise bad("std", self.std, "a positive standard deviation")
+        classes = DATASETS[self.dataset].class_names
+        wanted = self.model_args.get("num_classes", len(classes))
+        if isinstance(wanted, bool) or not isinstance(wanted, int) or not outputs_fit(wanted, len(classes)):
+            raise bad("arg", f"num_classes={wanted!r}", f"nothing, or num_classes={len(classes)}: {self.dataset} "
+                      f"has {len(classes)} classes, and the network needs one output for each")
         if not self.save_every > 0:
             raise bad("save_every", self.save_every, "a positive number of seconds")
         if self.val_size < 0:
             raise bad("val_size", self.val_size, "a number of examples >= 0")
+        self.input_spec()  # the mean, std and size, checked by the owner every reader uses
         return self
 
     def to_dict(self) -> dict[str, Any]:

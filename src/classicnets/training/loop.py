@@ -47,10 +47,11 @@ from classicnets.training.inference import Inference
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
-from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, RUN_FILES, append_metrics, check_not_a_file,
-                                        claim, read_metrics, refuse_to_replace, run_config, write_metrics)
+from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, append_metrics, check_not_a_file, claim,
+                                        read_metrics, refuse_to_replace, remove_run_files, run_config, write_metrics)
 from classicnets.training.step import Batches, TrainingParts, scheduled_lr, train_step
 from classicnets.training.stopping import LossWatch, StopRequest, TrainingInterrupted, diverged
+from classicnets.validation import Invalid, integer, mapping, number
 
 _CHECK_EVERY = 50  # batches between finite-loss checks (each one is a host synchronisation)
 _WRITE_EVERY_S = 1.0  # at most one plot and log line per second: seed 003's toy run has 2,000 epochs
@@ -242,7 +243,7 @@ def _model_meta(config: TrainConfig, epoch: int, step: int, metrics: dict[str, A
     return {
         "model": config.model, "model_args": config.model_args, "recipe": config.recipe,
         "input": config.input_spec().to_dict(), "epoch": epoch, "step": step, "metrics": metrics,
-        "flip_tta": config.flip_tta,
+        "flip_tta": config.flip_tta, "precision": config.precision,
     }
 
 
@@ -266,15 +267,31 @@ class _Position:
                    correct=torch.zeros((), device=device, dtype=torch.long))
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device) -> "_Position":
+    def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device, epochs: int,
+                        batches: int) -> "_Position":
+        """Where the checkpoint stands, each number checked against the run it resumes
+        (`epochs` in all, `batches` per epoch): a damaged position is one clear line."""
         meta = checkpoint.meta
-        position = cls.start(int(meta["epoch"]), int(meta["step"]), device)
-        partial = meta.get("partial")
-        if partial and int(meta.get("batch", 0)):
-            position.batch, position.seen = int(meta["batch"]), int(partial["seen"])
-            position.train_seconds = float(partial["train_seconds"])
-            position.loss_sum = checkpoint.tensors["partial.loss_sum"].to(device)
-            position.correct = checkpoint.tensors["partial.correct"].to(device)
+        try:
+            epoch = integer(meta.get("epoch"), "its epoch", 0, epochs)
+            batch = integer(meta.get("batch", 0), "its batch", 0, batches - 1)
+            step = integer(meta.get("step"), "its step", 0, 2**53)
+            if step != epoch * batches + batch:
+                raise Invalid(f"its step {step} is not epoch {epoch} x {batches} batches + batch {batch}")
+            integer(meta.get("metrics_rows", epoch), "its count of metrics rows", epoch, epoch)
+            position = cls.start(epoch, step, device)
+            partial = meta.get("partial")
+            if batch:
+                partial = mapping(partial, "its epoch so far")
+                position.batch = batch
+                position.seen = integer(partial.get("seen"), "the examples seen", 0, 2**53)
+                position.train_seconds = number(partial.get("train_seconds"), "the seconds trained", 0)
+                sums = [checkpoint.tensors.get(f"partial.{name}") for name in ("loss_sum", "correct")]
+                if any(t is None or t.ndim != 0 for t in sums):
+                    raise Invalid("its epoch's running sums are missing or not numbers")
+                position.loss_sum, position.correct = (t.to(device) for t in sums)  # type: ignore[union-attr]
+        except Invalid as exc:
+            raise CheckpointError(f"the checkpoint's position is damaged: {exc}; start the run again") from None
         return position
 
     def where(self) -> str:
@@ -339,29 +356,31 @@ def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | 
         if checkpoint is None and not overwrite:
             refuse_to_replace(run_dir)
         check_not_a_file(run_dir)
-    # A network or data problem stops here, before any write.
+    # A network or data problem stops here, before any write (--overwrite has removed nothing yet).
     parts = build_training(config, device, show_progress, world)
+    example, _ = next(parts.train_batches.iter_epoch(0))
+    parts.model.check_input(example)  # a wrong size is one clear line, not a trace from compile
+    watch = LossWatch.for_classes(len(config.input_spec().class_names))
     with claim(run_dir) if world.main else contextlib.nullcontext():
         if checkpoint is None:
             if world.main:
                 if not overwrite:
                     refuse_to_replace(run_dir)  # again, now that no other process can be writing it
-                for name in RUN_FILES:
-                    (run_dir / name).unlink(missing_ok=True)
+                remove_run_files(run_dir)
                 write_text_atomic(run_dir / CONFIG, json.dumps(
                     {"config": config.to_dict(), "environment": environment(device, world, config.precision),
                      "command": sys.argv}, indent=2))
-            position, metrics, watch = _Position.start(0, 0, device), [], LossWatch()
+            position, metrics = _Position.start(0, 0, device), []
         else:
+            position = _Position.from_checkpoint(checkpoint, device, config.epochs, len(parts.train_batches))
             load_weights(parts.model, checkpoint, run_dir / LAST)
             restore_training_state(checkpoint, parts.optimizer, device)
-            position = _Position.from_checkpoint(checkpoint, device)
             if world.distributed:
                 torch.manual_seed(world.rank_seed(config.seed, position.step))
                 if not world.main:  # rank 0 carries the epoch's sums so far; the others start from zero
                     position = replace(_Position.start(position.epoch, position.step, device), batch=position.batch)
             metrics = _checkpointed_metrics(run_dir, checkpoint, rewrite=world.main)
-            watch = LossWatch.from_state(checkpoint.meta.get("loss_watch"))
+            watch = LossWatch.from_state(checkpoint.meta.get("loss_watch"), watch)
             log(f"resuming {run_dir} from {position.where()} of {config.epochs}"
                 + (f" on {world.size} processes" if world.distributed else ""))
         return _train(parts, run_dir, position, metrics, watch, started=started, show_progress=show_progress,
@@ -387,9 +406,6 @@ def _train(parts: TrainingParts, run_dir: Path, position: _Position, metrics: li
     config, device = parts.config, parts.device
     model, optimizer, train_batches = parts.model, parts.optimizer, parts.train_batches
 
-    # Check the input once, before any step: a wrong size is one clear line, not a trace from compile.
-    example, _ = next(train_batches.iter_epoch(0))
-    model.check_input(example)
     world = parts.world
     writer = writer_class(str(run_dir / "tensorboard")) if writer_class is not None and world.main else None
 

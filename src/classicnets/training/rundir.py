@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
-from classicnets.fileio import WriteError, stale_temporaries, write_text_atomic
+from classicnets.fileio import WriteError, open_no_follow, stale_temporaries, write_text_atomic
 from classicnets.training.config import TrainConfig
+from classicnets.validation import mapping, parse_json
 
 LOCK_FILE = ".lock"
 CONFIG, METRICS, LAST, FINAL = "config.json", "metrics.jsonl", "last.safetensors", "model.safetensors"
@@ -48,14 +49,44 @@ def has_weights(run_dir: Path) -> bool:
     return (run_dir / LAST).is_file() or (run_dir / FINAL).is_file()
 
 
+def foreign_entries(run_dir: Path) -> list[str]:
+    """What `run_dir` holds that shows it is not a classicnets run: every entry, when it has
+    neither weights nor a config.json of ours (the lock and our own temporaries aside)."""
+    if not run_dir.is_dir() or has_weights(run_dir):
+        return []
+    try:
+        if run_config(run_dir) is not None:
+            return []
+    except ClassicnetsError:
+        pass  # a config.json that is not ours: the user's own file
+    ours = {LOCK_FILE, *(p.name for p in stale_temporaries(run_dir, RUN_FILES))}
+    return sorted(p.name for p in run_dir.iterdir() if p.name not in ours)
+
+
 def refuse_to_replace(run_dir: Path) -> None:
-    """The error for a fresh run into a directory whose trained weights it would replace."""
+    """The error for a fresh run into a directory whose trained weights it would replace, or
+    that holds files of someone else's (without --overwrite)."""
     check_not_a_file(run_dir)
     if has_weights(run_dir):
         raise ClassicnetsError(
             f"{run_dir} already holds a run: continue it with --resume {run_dir}, choose another --out, "
             "or pass --overwrite to replace it"
         )
+    foreign = foreign_entries(run_dir)
+    if foreign:
+        shown = ", ".join(foreign[:4]) + (f" and {len(foreign) - 4} more" if len(foreign) > 4 else "")
+        raise ClassicnetsError(
+            f"{run_dir} is not a classicnets run but holds files ({shown}): choose another --out, or pass "
+            f"--overwrite to train there anyway (only the run's own files, {', '.join(RUN_FILES)}, are replaced)"
+        )
+
+
+def remove_run_files(run_dir: Path) -> None:
+    """Remove what a fresh run replaces: the files named in RUN_FILES, and nothing else."""
+    for name in RUN_FILES:
+        path = run_dir / name
+        if path.is_symlink() or path.is_file():
+            path.unlink()
 
 
 @contextlib.contextmanager
@@ -80,24 +111,30 @@ def claim(run_dir: Path) -> Iterator[bool]:
     except FileExistsError:
         check_not_a_file(run_dir)
         raise
-    fd = _lock(run_dir)
-    _held[key] = 1
+    except OSError as exc:
+        raise WriteError(run_dir, exc) from None
+    fd = None
     try:
-        for stale in stale_temporaries(run_dir):
+        fd = _lock(run_dir)
+        _held[key] = 1
+        for stale in stale_temporaries(run_dir, RUN_FILES):
             stale.unlink(missing_ok=True)
         yield created
     except BaseException:
+        # Only a directory this call made, and only while it holds no weights: a failed start
+        # (a full disk, a bad network) leaves nothing behind, and never touches what was there.
         if created and not has_weights(run_dir):
             shutil.rmtree(run_dir, ignore_errors=True)
         raise
     finally:
-        del _held[key]
-        os.close(fd)  # releases the lock
+        if fd is not None:
+            del _held[key]
+            os.close(fd)  # releases the lock
 
 
 def _lock(run_dir: Path) -> int:
     path = run_dir / LOCK_FILE
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = open_no_follow(path, os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -132,8 +169,8 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
+            row = parse_json(line, "the row")
+        except ClassicnetsError as exc:
             raise ClassicnetsError(f"{path}, line {number} is damaged ({exc})") from None
         problem = _row_problem(row, len(rows) + 1)
         if problem:
@@ -157,8 +194,9 @@ def _row_problem(row: object, epoch: int) -> str | None:
 def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
     """Add one row and flush it to disk (before the checkpoint that counts it is written)."""
     path = Path(run_dir) / METRICS
+    fd = open_no_follow(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)  # a link swapped in is refused
     try:
-        with open(path, "a", encoding="utf-8") as handle:
+        with os.fdopen(fd, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()
             os.fsync(handle.fileno())
@@ -177,6 +215,7 @@ def run_config(run_dir: Path) -> TrainConfig | None:
     if not path.is_file():
         return None
     try:
-        return TrainConfig.from_dict(json.loads(path.read_text(encoding="utf-8"))["config"]).validate()
-    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ClassicnetsError) as exc:
+        document = mapping(parse_json(path.read_bytes(), str(path)), str(path))
+        return TrainConfig.from_dict(mapping(document.get("config"), "its config")).validate()
+    except (OSError, TypeError, ClassicnetsError) as exc:
         raise ClassicnetsError(f"{path} is damaged ({exc}); start a new run") from None

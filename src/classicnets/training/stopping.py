@@ -24,17 +24,24 @@ class TrainingInterrupted(KeyboardInterrupt):
 @dataclass
 class LossWatch:
     """Watches the mean training loss over each stretch of batches between two checks (each
-    check is one host synchronisation). A run has diverged when that loss is not finite, or
-    when it stays above FACTOR times the first stretch's (at least FACTOR) for PATIENCE checks
-    in a row: a loss of 1e21 is still finite, and without this the run goes on to the end."""
+    check is one host synchronisation), against chance: `chance` is the loss of a network that
+    guesses uniformly, ln(classes). A run has diverged when that loss is not finite, when it is
+    over HOPELESS times chance at any check (a learning rate of 1e30 gives 1e31 from the first
+    batch), or when it stays over FACTOR times chance for PATIENCE checks in a row: a loss of
+    1e21 is still finite, and without this the run goes on to the end."""
 
     FACTOR = 100.0
+    HOPELESS = 10_000.0
     PATIENCE = 3
 
-    reference: float | None = None  # mean loss of the run's first stretch
+    chance: float = math.log(10)
     strikes: int = 0
     _sum: float = 0.0  # the epoch's loss sum and example count at the previous check
     _seen: int = 0
+
+    @classmethod
+    def for_classes(cls, classes: int) -> "LossWatch":
+        return cls(chance=math.log(max(classes, 2)))
 
     def start_epoch(self, loss_sum: float = 0.0, seen: int = 0) -> None:
         self._sum, self._seen = loss_sum, seen
@@ -50,23 +57,26 @@ class LossWatch:
             return None
         mean = (total - self._sum) / count
         self._sum, self._seen = total, seen
-        if self.reference is None:
-            self.reference = mean
-            return None
-        limit = self.FACTOR * max(self.reference, 1.0)
-        self.strikes = self.strikes + 1 if mean > limit else 0
+        scale = max(self.chance, 1.0)
+        if mean > self.HOPELESS * scale:
+            return (f"the training loss is {mean:.3g}, over {self.HOPELESS:g} times what guessing gives "
+                    f"({self.chance:.3g})")
+        self.strikes = self.strikes + 1 if mean > self.FACTOR * scale else 0
         if self.strikes >= self.PATIENCE:
-            return (f"the training loss grew to {mean:.3g}, over {self.FACTOR:g} times its start "
-                    f"({self.reference:.3g}), and stayed there for {self.PATIENCE} checks in a row")
+            return (f"the training loss grew to {mean:.3g}, over {self.FACTOR:g} times what guessing gives "
+                    f"({self.chance:.3g}), and stayed there for {self.PATIENCE} checks in a row")
         return None
 
     def state(self) -> dict[str, Any]:
-        return {"reference": self.reference, "strikes": self.strikes}
+        return {"strikes": self.strikes}
 
     @classmethod
-    def from_state(cls, state: dict[str, Any] | None) -> "LossWatch":
-        state = state or {}
-        return cls(reference=state.get("reference"), strikes=int(state.get("strikes", 0)))
+    def from_state(cls, state: Any, fresh: "LossWatch") -> "LossWatch":
+        """`fresh` (for this run's classes) with the strikes a checkpoint counted; anything
+        unreadable (or a checkpoint from before strikes were saved) counts none."""
+        strikes = state.get("strikes", 0) if isinstance(state, dict) else 0
+        valid = isinstance(strikes, int) and not isinstance(strikes, bool) and 0 <= strikes < cls.PATIENCE
+        return cls(chance=fresh.chance, strikes=strikes if valid else 0)
 
 
 def diverged(problem: str, where: str, lr: float, last_checkpoint: str | None) -> TrainingDiverged:
