@@ -3,6 +3,7 @@
 import gzip
 import http.server
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,8 @@ from classicnets.errors import DataNotFoundError, DownloadError
 class _Handler(http.server.BaseHTTPRequestHandler):
     files: dict[str, bytes] = {}
     cut_short: set[str] = set()  # announce the full length, send half, hang up
+    trickle: set[str] = set()  # one byte every 0.2 s, for ever
+    endless: set[str] = set()  # no length announced, bytes without end
     requests: list[str] = []
 
     def do_GET(self):  # noqa: N802 - the http.server API
@@ -25,6 +28,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_error(404)
             return
         self.send_response(200)
+        if name in self.endless or name in self.trickle:
+            self.end_headers()
+            try:
+                while True:
+                    self.wfile.write(b"\0" * (1 << 16) if name in self.endless else b"\0")
+                    self.wfile.flush()
+                    if name in self.trickle:
+                        time.sleep(0.2)
+            except OSError:
+                return  # the client gave up, as it should
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body[: len(body) // 2] if name in self.cut_short else body)
@@ -38,7 +51,7 @@ def mirror(real_data_dir):
     """A mirror serving the real files; tests corrupt or truncate them in `handler.files`."""
     handler = type("Handler", (_Handler,), {
         "files": {f"{stem}.gz": (real_data_dir / f"{stem}.gz").read_bytes() for stem in ALL_FILES},
-        "cut_short": set(), "requests": [],
+        "cut_short": set(), "trickle": set(), "endless": set(), "requests": [],
     })
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -107,3 +120,33 @@ def test_search_order_downloads_into_the_cache_as_a_last_resort(mirror, isolated
 def test_unreachable_mirror_gives_the_not_found_message(isolated_search):
     with pytest.raises(DataNotFoundError, match=r"download from http://127.0.0.1:9/.*cannot download.*Fix it by one of"):
         locate_fashion_mnist(mirror_url="http://127.0.0.1:9/", show_progress=False)
+
+
+def test_a_mirror_that_trickles_is_given_up_at_the_deadline(mirror, tmp_path, monkeypatch):
+    from classicnets.data import download
+
+    url, handler = mirror
+    handler.trickle.add("train-labels-idx1-ubyte.gz")
+    monkeypatch.setattr(download, "MIN_BYTES_PER_SECOND", 100_000)  # the deadline: timeout + 0.6 s for this file
+    dest = tmp_path / "fm"
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match=r"train-labels-idx1-ubyte.gz: only \d+ bytes arrived in \d+ s, slower than"):
+        download_fashion_mnist(dest, url, show_progress=False, timeout=1.0)
+    assert time.monotonic() - started < 30
+    assert _leftovers(dest) == []
+
+
+def test_a_mirror_that_never_ends_is_cut_at_the_files_known_size(mirror, tmp_path):
+    url, handler = mirror
+    handler.endless.add("t10k-labels-idx1-ubyte.gz")
+    dest = tmp_path / "fm"
+    with pytest.raises(DownloadError, match="more than the 75,644 bytes this file can have arrived"):
+        download_fashion_mnist(dest, url, show_progress=False)
+    assert _leftovers(dest) == []
+
+
+def test_a_mirror_announcing_more_than_the_file_can_have_is_refused(mirror, tmp_path):
+    url, handler = mirror
+    handler.files["t10k-labels-idx1-ubyte.gz"] = bytes(200_000)
+    with pytest.raises(DownloadError, match="announces 200,000 bytes, more than the 75,644"):
+        download_fashion_mnist(tmp_path / "fm", url, show_progress=False)

@@ -10,7 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from classicnets.errors import ClassicnetsError, ModelError
+from classicnets.errors import ClassicnetsError
 from classicnets.fileio import stale_temporaries
 from classicnets.training.rundir import RUN_FILES
 from classicnets.models import list_models

@@ -54,12 +54,14 @@ def _check_window_op(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray
     channels, height, width = x.shape[1:]
     if op == "adaptive_avg_pool2d":
         oh, ow = _window(node, "output_size", 1)
+        if oh > height or ow > width:
+            raise SpecError(f"layer {name}: its {oh}x{ow} output is larger than its {height}x{width} input")
         outputs, per_position = channels * oh * ow, 1
     else:
         if op == "conv2d":
-            weight = weights.get(node.get("weight"))  # type: ignore[arg-type]
-            if weight is None or np.ndim(weight) != 4:
-                raise SpecError(f"layer {name} needs a 4-D weight tensor {node.get('weight')!r}")
+            weight = _tensor(weights, node, "weight", x.dtype)
+            if weight is None or weight.ndim != 4:
+                raise SpecError(f"layer {name} needs a 4-D weight tensor, not {node.get('weight')!r:.40}")
             out_channels, _, kh, kw = np.shape(weight)
             groups = node["groups"]
             if not isinstance(groups, int) or groups < 1 or out_channels % groups:
