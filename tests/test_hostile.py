@@ -17,15 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from classicnets.cli.main import main
-from classicnets.errors import ClassicnetsError
 from classicnets.fileio import WriteError, atomic_path, check_replaceable
 from classicnets.training import recipe_config, run
-from classicnets.training.checkpoint import CheckpointError, load_run, read_checkpoint, tensors_sha256
+from classicnets.training.checkpoint import CheckpointError, read_checkpoint, tensors_sha256
 from classicnets.training.rundir import append_metrics
 
 SMALL = ["--epochs", "1", "--limit", "600", "--quiet"]
@@ -430,8 +428,8 @@ def test_an_idx_header_with_255_dimensions_is_the_readers_own_error():
 
 def test_a_signal_removes_the_temporaries_in_flight(tmp_path):
     target = tmp_path / "confusion.png"
-    code = ("import os, signal, time; from classicnets.cli.main import _exit_now; from classicnets.fileio import "
-            "atomic_path\nsignal.signal(signal.SIGTERM, _exit_now)\n"
+    code = ("import os, signal, time; from classicnets.policy import exit_now; from classicnets.fileio import "
+            "atomic_path\nsignal.signal(signal.SIGTERM, exit_now)\n"
             f"with atomic_path({str(target)!r}) as tmp:\n"
             "    tmp.write_bytes(b'half'); os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -439,17 +437,23 @@ def test_a_signal_removes_the_temporaries_in_flight(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_sigterm_during_evaluate_leaves_no_temporary(lenet_run, tmp_path):
+def test_sigterm_during_evaluate_or_explain_leaves_no_temporary(lenet_run, tmp_path, fashion):
     run_dir = tmp_path / "run"
     shutil.copytree(lenet_run, run_dir)
-    for delay in (1.5, 2.5, 3.5):
-        process = subprocess.Popen([sys.executable, "-m", "classicnets", "evaluate", str(run_dir)],
+    picture = tmp_path / "item.png"
+    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    commands = [(["evaluate", str(run_dir)], run_dir, delay) for delay in (1.5, 2.5, 3.5)]
+    commands += [(["explain", str(run_dir), str(picture), "--out", str(tmp_path / "x")], tmp_path / "x", delay)
+                 for delay in (3.0, 4.5)]
+    for argv, where, delay in commands:
+        process = subprocess.Popen([sys.executable, "-m", "classicnets", *argv],
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         time.sleep(delay)
         process.send_signal(signal.SIGTERM)
-        process.communicate(timeout=60)
-        assert process.returncode in (0, 130)
-        assert sorted(p.name for p in run_dir.iterdir() if p.name.endswith(".tmp")) == []
+        _, err = process.communicate(timeout=60)
+        assert process.returncode in (0, 130) and b"Traceback" not in err, err
+        leftovers = sorted(p.name for p in where.iterdir() if p.name.endswith(".tmp")) if where.exists() else []
+        assert leftovers == [], (argv, delay)
 
 
 def test_our_dependencies_warnings_do_not_reach_the_user_and_ours_are_one_line(lenet_run, capsys, monkeypatch):

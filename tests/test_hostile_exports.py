@@ -259,3 +259,42 @@ def test_mutated_exports_give_only_our_errors(lenet_export, tmp_path_factory, da
     except ClassicnetsError:
         return
     assert len(model.classify(np.zeros((3, 28, 28), np.uint8))) == 3
+
+
+@pytest.fixture(scope="module")
+def lenet_onnx(tmp_path_factory) -> Path:
+    from classicnets.analysis.onnx_export import export_onnx
+    from classicnets.training.checkpoint import LoadedRun
+
+    torch.manual_seed(0)
+    model = create_model_for_input("lenet", 28).eval()
+    spec = recipe_config("lenet", "fast").input_spec()
+    loaded = LoadedRun(run_dir=tmp_path_factory.mktemp("onnx"), model=model, input=spec,
+                       meta={"model": "lenet", "model_args": {}})
+    return export_onnx(loaded, loaded.run_dir / "model.onnx")
+
+
+def _onnx_meta(path: Path, change) -> Path:
+    import onnx
+
+    model = onnx.load(path)
+    prop = next(p for p in model.metadata_props if p.key == "classicnets")
+    meta = json.loads(prop.value)
+    change(meta)
+    prop.value = json.dumps(meta)
+    out = path.with_name(f"changed-{len(list(path.parent.iterdir()))}.onnx")
+    onnx.save(model, out)
+    return out
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m["input"].__setitem__("std", 0.0), "std is 0"),
+    (lambda m: m["input"].__setitem__("class_names", ["a", "b"]), "class names (2"),
+    (lambda m: m["input"].__setitem__("resize", 40), "cannot run on a [1, 1, 40, 40] input"),
+    (lambda m: m["input"].__setitem__("channels", 3), "the input has 3 channels"),
+])
+def test_a_hostile_onnx_export_is_one_line_and_exit_1(lenet_onnx, picture, capsys, change, message):
+    path = _onnx_meta(lenet_onnx, change)
+    assert runtime_main([str(path), str(picture)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and message in err, err

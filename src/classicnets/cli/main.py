@@ -14,14 +14,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import warnings
-from types import FrameType
 from typing import TextIO
 
 from classicnets import __version__
-from classicnets.errors import ClassicnetsError, ClassicnetsWarning
+from classicnets.errors import ClassicnetsWarning
+from classicnets.policy import quiet_broken_pipe, run_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -46,16 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _exit_now(_signum: int, _frame: FrameType | None) -> None:
-    # Every file is written atomically and the run lock dies with the process, so stopping at
-    # once loses nothing once the temporaries in flight are gone; the training loop replaces
-    # this while it trains, to save first.
-    from classicnets.fileio import remove_temporaries
-
-    remove_temporaries()
-    os._exit(130)
-
-
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
     """Ours as one line; our dependencies' (deprecations, their internals) say nothing a user of
@@ -74,29 +63,14 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _main(argv: list[str] | None, debug: bool) -> int:
-    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    def command() -> int:
         args = build_parser().parse_args(argv)
         # Before any command loads PyTorch, which reads it then: on Apple's GPU the operations
         # MPS lacks run on the CPU instead of failing (ignored everywhere else).
         os.environ.setdefault("PYTORCH_ENABLE_MPS_FALLBACK", "1")
         return int(args.handler(args) or 0)
-    except ClassicnetsError as exc:
-        if debug:
-            raise
-        print(f"classicnets: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:  # the environment, not a bug: a full disk, a missing permission
-        if debug or isinstance(exc, BrokenPipeError):
-            raise
-        where = f" ({exc.filename})" if exc.filename else ""
-        print(f"classicnets: error: {exc.strerror or exc}{where}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+
+    return run_command(command, debug=debug)
 
 
 def console_main() -> None:
@@ -105,9 +79,7 @@ def console_main() -> None:
         status = main()
         sys.stdout.flush()
     except BrokenPipeError:
-        # Python would complain again while flushing stdout at exit: point it at nothing.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        status = 141  # 128 + SIGPIPE, as a shell reports it
+        status = quiet_broken_pipe()
     except KeyboardInterrupt:
         status = 130
     raise SystemExit(status)

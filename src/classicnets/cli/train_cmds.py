@@ -256,7 +256,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_show)
 
     p = subparsers.add_parser("predict", help="classify your own images (PNG, JPEG, ...) with a trained run",
-                              description="Classify image files with a trained run. Each image is converted as "
+                              description="Classify image files with a trained run. Each image is turned upright "
+                                          "as its EXIF orientation says, then converted as "
                                           "Fashion-MNIST was made: grayscale, light object on dark background, "
                                           "cropped to the object, fit into 28x28, then the run's resize.")
     p.add_argument("run_dir", metavar="RUN_DIR")

@@ -13,22 +13,16 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import os
-import signal
 import sys
-from types import FrameType
 
 import numpy as np
 
 from classicnets.errors import ClassicnetsError
 from classicnets.numpy_runtime.exported import ExportedModel, load_exported
 from classicnets.numpy_runtime.picture import read_picture
+from classicnets.policy import run_command
 
 _FILES_AT_ONCE = 256
-
-
-def _exit_now(_signum: int, _frame: FrameType | None) -> None:
-    os._exit(130)  # nothing is written: stopping at once loses nothing
 
 
 def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[dict], bool]:
@@ -58,43 +52,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    previous = {sig: signal.signal(sig, _exit_now) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        model = load_exported(args.model)
-        failed, first = False, True
-        paths = iter(args.images)
-        if args.json:
-            sys.stdout.write("[")
-        while batch := list(itertools.islice(paths, _FILES_AT_ONCE)):
-            results, bad = _classify(model, batch, max(1, args.top))
-            failed |= bad
-            for result in results:
-                if args.json:
-                    sys.stdout.write(("\n  " if first else ",\n  ") + json.dumps(result))
-                elif result["error"]:
-                    print(f"classicnets: error: {result['error']}", file=sys.stderr)
-                else:
-                    print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}"
-                                                             for t in result["top"]))
-                first = False
-        if args.json:
-            sys.stdout.write("\n]\n")
-        return 1 if failed else 0
-    except ClassicnetsError as exc:
-        print(f"classicnets: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        if isinstance(exc, BrokenPipeError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            return 141
-        print(f"classicnets: error: {exc.strerror or exc}" + (f" ({exc.filename})" if exc.filename else ""),
-              file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    return run_command(lambda: _run(args))
+
+
+def _run(args: argparse.Namespace) -> int:
+    model = load_exported(args.model)
+    failed, first = False, True
+    paths = iter(args.images)
+    if args.json:
+        sys.stdout.write("[")
+    while batch := list(itertools.islice(paths, _FILES_AT_ONCE)):
+        results, bad = _classify(model, batch, max(1, args.top))
+        failed |= bad
+        for result in results:
+            if args.json:
+                sys.stdout.write(("\n  " if first else ",\n  ") + json.dumps(result))
+            elif result["error"]:
+                print(f"classicnets: error: {result['error']}", file=sys.stderr)
+            else:
+                print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"]))
+            first = False
+    if args.json:
+        sys.stdout.write("\n]\n")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
