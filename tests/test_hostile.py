@@ -341,7 +341,7 @@ def test_a_checkpoint_for_another_shape_names_the_tensor(half_run, tmp_path, cap
 def test_reads_during_saves_every_fifth_of_a_second_never_see_damage(tmp_path, fashion):
     out = tmp_path / "run"
     process = subprocess.Popen([sys.executable, "-m", "classicnets", "train", "lenet_bn", "--recipe", "fast",
-                                "--epochs", "2", "--limit", "6000", "--batch-size", "64", "--save-every", "0.2",
+                                "--epochs", "1", "--limit", "9000", "--batch-size", "64", "--save-every", "0.2",
                                 "--out", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
     reads, damaged = 0, []
     try:
@@ -442,7 +442,7 @@ def test_sigterm_during_evaluate_or_explain_leaves_no_temporary(lenet_run, tmp_p
     shutil.copytree(lenet_run, run_dir)
     picture = tmp_path / "item.png"
     Image.fromarray(fashion.test.images[0].numpy()).save(picture)
-    commands = [(["evaluate", str(run_dir)], run_dir, delay) for delay in (1.5, 3.0)]
+    commands = [(["evaluate", str(run_dir)], run_dir, 2.5)]
     commands += [(["explain", str(run_dir), str(picture), "--out", str(tmp_path / "x")], tmp_path / "x", 4.0)]
     for argv, where, delay in commands:
         process = subprocess.Popen([sys.executable, "-m", "classicnets", *argv],
