@@ -63,21 +63,40 @@ def check_replaceable(path: str | Path) -> None:
                                "regular files: give another file name")
 
 
+class NotARegularFile(ClassicnetsError):
+    """A path that names a FIFO, a device, a directory or a socket where a file was expected."""
+
+    def __init__(self, path: str | Path, kind: str) -> None:
+        self.kind = kind
+        super().__init__(f"{path} is {kind}, not a regular file")
+
+
+def open_regular(path: str | Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, follow_links: bool = True) -> int:
+    """os.open for regular files only, checked on the open descriptor (one inode: no race with
+    a rename). O_NONBLOCK makes a FIFO open at once, to be refused, instead of blocking for
+    ever. Raises NotARegularFile, or the OSError of the open (ELOOP for a link when not
+    `follow_links`)."""
+    no_follow = 0 if follow_links else os.O_NOFOLLOW
+    fd = os.open(path, flags | no_follow | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
+    kind = os.fstat(fd).st_mode
+    if not stat.S_ISREG(kind):
+        os.close(fd)
+        raise NotARegularFile(path, file_kind(kind))
+    return fd
+
+
 def open_no_follow(path: str | Path, flags: int, mode: int = 0o644) -> int:
-    """os.open that refuses a symbolic link and anything but a regular file: the run's own
+    """`open_regular` that refuses a symbolic link, each failure a WriteError: the run's own
     files are never a way to write somewhere else."""
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0), mode)
+        return open_regular(path, flags, mode, follow_links=False)
+    except NotARegularFile as exc:
+        raise WriteError(path, f"it is {exc.kind}, not a regular file") from None
     except OSError as exc:
         if os.path.islink(path):
             raise WriteError(path, "it is a symbolic link; classicnets does not follow links in a run directory: "
                                    "remove the link") from None
         raise WriteError(path, exc) from None
-    kind = os.fstat(fd).st_mode
-    if not stat.S_ISREG(kind):
-        os.close(fd)
-        raise WriteError(path, f"it is {file_kind(kind)}, not a regular file")
-    return fd
 
 
 def stale_temporaries(directory: str | Path, names: Iterable[str]) -> list[Path]:

@@ -1,16 +1,20 @@
-"""The error policy every command line of classicnets follows (`classicnets`, and the
-PyTorch-free `python -m classicnets.numpy_runtime`): a problem the user can fix is one line on
+"""What every command line of classicnets follows (`classicnets`, and the PyTorch-free
+`python -m classicnets.numpy_runtime`). The error policy: a problem the user can fix is one line on
 stderr and status 1, Ctrl-C or SIGTERM is status 130 at once (temporaries in flight removed
 first), a reader that stops early (`| head`) is 141, and anything else is a bug that keeps its
-traceback. No PyTorch here."""
+traceback. And `--json` of many results as one list streamed item by item (`JsonList`). No
+PyTorch here."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
+from typing import Any, TextIO
 
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import remove_temporaries
@@ -55,3 +59,22 @@ def run_command(body: Callable[[], int], *, debug: bool = False) -> int:
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+class JsonList:
+    """A JSON list written one item at a time: a pipe reads each result as it is made, and
+    memory stays bounded however many there are."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.out, self.count = out, 0
+
+    def add(self, item: Any) -> None:
+        self.out.write(("\n  " if self.count == 0 else ",\n  ") + json.dumps(item))
+        self.count += 1
+
+    @classmethod
+    @contextlib.contextmanager
+    def open(cls, out: TextIO) -> Iterator["JsonList"]:
+        out.write("[")
+        yield cls(out)
+        out.write("\n]\n")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -15,6 +15,7 @@ from rich.table import Table
 from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
+from classicnets.policy import JsonList
 from classicnets.training.config import INITS, OPTIMIZERS, PRECISIONS, SCHEDULES
 from classicnets.training.recipes import RECIPES, SPEEDRUN, SPEEDRUN_MODEL, recipe_config
 from classicnets.training.rundir import has_weights, read_metrics, run_config
@@ -122,24 +123,20 @@ def run_predict(args: argparse.Namespace) -> int:
     loaded = load_run(args.run_dir)
     started, count, failed = time.perf_counter(), 0, 0
     say, tell = log_printer(json_mode=False), log_printer(json_mode=True)  # stdout, stderr: plain, never wrapped
-    out = sys.stdout
-    if args.json:
-        out.write("[")
     # Printed as they are classified: 10,000 files stream through in bounded memory, and a pipe
     # reads one file per line whatever the names' lengths.
-    for r in iter_predictions(loaded, args.images, top_k=args.top):
-        if args.json:
-            out.write(("\n  " if count == 0 else ",\n  ") + json.dumps(r.to_dict()))
-        elif r.error:
-            tell(f"classicnets: error: {r.error}")
-        else:
-            say(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
-        if r.warning and not args.json:
-            tell(f"classicnets: warning: {r.path}: {r.warning}")
-        count += 1
-        failed += r.error is not None
-    if args.json:
-        out.write("\n]\n")
+    with JsonList.open(sys.stdout) if args.json else contextlib.nullcontext() as listing:
+        for r in iter_predictions(loaded, args.images, top_k=args.top):
+            if listing is not None:
+                listing.add(r.to_dict())
+            elif r.error:
+                tell(f"classicnets: error: {r.error}")
+            else:
+                say(f"{r.path}: " + ", ".join(f"{c} {p:.1%}" for c, p in r.top))
+            if r.warning and not args.json:
+                tell(f"classicnets: warning: {r.path}: {r.warning}")
+            count += 1
+            failed += r.error is not None
     seconds = time.perf_counter() - started
     tell(f"{count - failed:,} of {count:,} images classified in {seconds:.1f} s ({(count - failed) / seconds:,.0f} images/s)")
     return 1 if failed else 0

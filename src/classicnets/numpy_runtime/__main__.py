@@ -11,8 +11,8 @@ classified a chunk at a time and printed as they go, so memory stays bounded how
 from __future__ import annotations
 
 import argparse
+import contextlib
 import itertools
-import json
 import sys
 
 import numpy as np
@@ -20,7 +20,7 @@ import numpy as np
 from classicnets.errors import ClassicnetsError
 from classicnets.numpy_runtime.exported import ExportedModel, load_exported
 from classicnets.numpy_runtime.picture import read_picture
-from classicnets.policy import run_command
+from classicnets.policy import JsonList, run_command
 
 _FILES_AT_ONCE = 256
 
@@ -57,23 +57,19 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     model = load_exported(args.model)
-    failed, first = False, True
-    paths = iter(args.images)
-    if args.json:
-        sys.stdout.write("[")
-    while batch := list(itertools.islice(paths, _FILES_AT_ONCE)):
-        results, bad = _classify(model, batch, max(1, args.top))
-        failed |= bad
-        for result in results:
-            if args.json:
-                sys.stdout.write(("\n  " if first else ",\n  ") + json.dumps(result))
-            elif result["error"]:
-                print(f"classicnets: error: {result['error']}", file=sys.stderr)
-            else:
-                print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"]))
-            first = False
-    if args.json:
-        sys.stdout.write("\n]\n")
+    failed, paths = False, iter(args.images)
+    with JsonList.open(sys.stdout) if args.json else contextlib.nullcontext() as listing:
+        while batch := list(itertools.islice(paths, _FILES_AT_ONCE)):
+            results, bad = _classify(model, batch, max(1, args.top))
+            failed |= bad
+            for result in results:
+                if listing is not None:
+                    listing.add(result)
+                elif result["error"]:
+                    print(f"classicnets: error: {result['error']}", file=sys.stderr)
+                else:
+                    print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}"
+                                                             for t in result["top"]))
     return 1 if failed else 0
 
 

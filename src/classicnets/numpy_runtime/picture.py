@@ -15,14 +15,13 @@ behind a dark one), so the object stays visible whatever its colour.
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from classicnets.errors import DataError
-from classicnets.fileio import file_kind
+from classicnets.fileio import NotARegularFile, open_regular
 from classicnets.inputs import FASHION_MNIST
 
 IMAGE_SIZE = FASHION_MNIST.native_size
@@ -86,23 +85,18 @@ def read_picture(path: str | Path) -> np.ndarray:
     would block forever, a device never end."""
     path = Path(path)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO opens at once, and is refused below
+        fd = open_regular(path)
     except FileNotFoundError:
         raise DataError(f"{path}: no such file") from None
+    except NotARegularFile as exc:
+        raise DataError(f"{path} is {exc.kind}, not a picture file") from None
     except OSError as exc:
         raise DataError(f"{path}: cannot open it ({exc.strerror or exc})") from None
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise DataError(f"{path} is {file_kind(mode)}, not a picture file")
-        handle, fd = os.fdopen(fd, "rb"), -1  # the handle owns the descriptor now
-        with handle, Image.open(handle) as image:
+        with os.fdopen(fd, "rb") as handle, Image.open(handle) as image:
             image.load()
             return picture_array(ImageOps.exif_transpose(image))
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file PIL can read (PNG, JPEG, ...)") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot read the image ({exc})") from None
-    finally:
-        if fd >= 0:
-            os.close(fd)

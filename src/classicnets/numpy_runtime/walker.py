@@ -56,7 +56,7 @@ def _check_window_op(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray
         oh, ow = _window(node, "output_size", 1)
         if oh > height or ow > width:
             raise SpecError(f"layer {name}: its {oh}x{ow} output is larger than its {height}x{width} input")
-        outputs, per_position = channels * oh * ow, 1
+        largest = channels * oh * ow
     else:
         if op == "conv2d":
             weight = _tensor(weights, node, "weight", x.dtype)
@@ -76,13 +76,12 @@ def _check_window_op(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray
         if any(s > p for s, p in zip(span, padded)):
             raise SpecError(f"layer {name}: its {span[0]}x{span[1]} window does not fit a {padded[0]}x{padded[1]} input")
         oh, ow = ((p - s) // st + 1 for p, s, st in zip(padded, span, stride))
-        outputs = out_channels * oh * ow
-        per_position = channels * kernel[0] * kernel[1] if op == "conv2d" else 1
-        if channels * padded[0] * padded[1] > MAX_ELEMENTS:
-            outputs = channels * padded[0] * padded[1]
-    if max(outputs, oh * ow * per_position) > MAX_ELEMENTS:
-        raise SpecError(f"layer {name} would compute {max(outputs, oh * ow * per_position):,} values per image, more "
-                        f"than the {MAX_ELEMENTS:,} any network of the zoo needs: the export is damaged")
+        per_position = channels * kernel[0] * kernel[1] if op == "conv2d" else 1  # im2col's row length
+        # the padded input, the output, and im2col's rows: what this layer allocates per image
+        largest = max(channels * padded[0] * padded[1], out_channels * oh * ow, oh * ow * per_position)
+    if largest > MAX_ELEMENTS:
+        raise SpecError(f"layer {name} would compute {largest:,} values per image, more than the "
+                        f"{MAX_ELEMENTS:,} any network of the zoo needs: the export is damaged")
 
 
 def _check_joined(node: Node, parts: Sequence[np.ndarray], same_shape: bool) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import stat
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +20,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
-from classicnets.fileio import WriteError, atomic_path, file_kind
+from classicnets.fileio import NotARegularFile, WriteError, atomic_path, open_regular
 from classicnets.inputs import InputSpec, outputs_fit
 from classicnets.models.registry import create_model_for_input, list_models
 from classicnets.training.config import PRECISIONS
@@ -113,15 +112,14 @@ def _read_bytes(path: Path) -> bytes:
     """The whole file, from one open: what is verified is what is loaded, even while a run
     renames a new checkpoint over this one (safetensors would open the path twice)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        fd = open_regular(path)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {path} does not exist") from None
+    except NotARegularFile as exc:
+        raise CheckpointError(f"{path} is {exc.kind}, not a checkpoint file") from None
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "rb") as handle:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise CheckpointError(f"{path} is {file_kind(mode)}, not a checkpoint file")
         try:
             return handle.read()
         except OSError as exc:
@@ -333,15 +331,17 @@ def _optimizer_state(checkpoint: Checkpoint, optim_meta: dict[str, Any],
                 raise Invalid(f"its {key} is {saved[key]!r:.30}, where this run's optimizer has {value!r:.30}")
     params = [p for group in optimizer.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
+    def parameter(index: str) -> int:
+        return integer(int(index), "a parameter index", 0, len(params) - 1)
+
     for key, value in checkpoint.prefixed("optim.").items():
         index, name = key.split(".", 1)
-        param = params[integer(int(index), "a parameter index", 0, len(params) - 1)]
+        param = params[parameter(index)]
         if name != "step" and value.shape != param.shape:
             raise Invalid(f"its {name} for parameter {index} is {list(value.shape)}, not {list(param.shape)}")
-        state.setdefault(int(index), {})[name] = value.to(param.device) if name != "step" else value
+        state.setdefault(parameter(index), {})[name] = value.to(param.device) if name != "step" else value
     for index, values in mapping(optim_meta.get("scalars", {}), "its scalars").items():
-        state.setdefault(integer(int(index), "a parameter index", 0, len(params) - 1), {}).update(
-            mapping(values, "its scalars"))
+        state.setdefault(parameter(index), {}).update(mapping(values, "its scalars"))
     return state
 
 

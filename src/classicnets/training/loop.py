@@ -280,9 +280,8 @@ class _Position:
                 raise Invalid(f"its step {step} is not epoch {epoch} x {batches} batches + batch {batch}")
             integer(meta.get("metrics_rows", epoch), "its count of metrics rows", epoch, epoch)
             position = cls.start(epoch, step, device)
-            partial = meta.get("partial")
             if batch:
-                partial = mapping(partial, "its epoch so far")
+                partial = mapping(meta.get("partial"), "its epoch so far")
                 position.batch = batch
                 position.seen = integer(partial.get("seen"), "the examples seen", 0, 2**53)
                 position.train_seconds = number(partial.get("train_seconds"), "the seconds trained", 0)
