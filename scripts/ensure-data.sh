@@ -5,7 +5,7 @@ set -euo pipefail
 PYTHON=${PYTHON:-python3}
 
 found() {
-    "$PYTHON" -c 'from classicnets.data import locate_fashion_mnist as f; print(f(download=False).path)' 2>/dev/null
+    "$PYTHON" -c 'from classicnets.data import locate_dataset as f; print(f("fashion-mnist", download=False).path)' 2>/dev/null
 }
 
 if where=$(found); then

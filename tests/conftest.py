@@ -10,22 +10,23 @@ import numpy as np
 import pytest
 import torch
 
-from classicnets.data import FashionMNIST, load_fashion_mnist
-from classicnets.data.catalog import ALL_FILES
-from classicnets.data.fashion_mnist import locate_fashion_mnist
+from classicnets.data import Data, load_fashion_mnist, locate_dataset
+from classicnets.data.catalog import CATALOG
+
+ALL_FILES = tuple(m.stem for m in CATALOG["fashion-mnist"].members)
 
 torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
-def fashion() -> FashionMNIST:
+def fashion() -> Data:
     """The real, verified data set, found the way a user's run finds it (never downloaded)."""
     return load_fashion_mnist(download=False, show_progress=False)
 
 
 @pytest.fixture(scope="session")
 def real_data_dir() -> Path:
-    return locate_fashion_mnist(download=False, show_progress=False).path
+    return locate_dataset("fashion-mnist", download=False, show_progress=False).path
 
 
 def _train(tmp_path_factory: pytest.TempPathFactory, model: str, recipe: str, **overrides: object) -> Path:
@@ -36,13 +37,13 @@ def _train(tmp_path_factory: pytest.TempPathFactory, model: str, recipe: str, **
 
 
 @pytest.fixture(scope="session")
-def trained_mlp_dir(tmp_path_factory: pytest.TempPathFactory, fashion: FashionMNIST) -> Path:
+def trained_mlp_dir(tmp_path_factory: pytest.TempPathFactory, fashion: Data) -> Path:
     """Seed 002's MLP with its book recipe, 2 epochs on 20,000 images (about 85% test accuracy)."""
     return _train(tmp_path_factory, "mlp", "book", epochs=2, limit=20000)
 
 
 @pytest.fixture(scope="session")
-def trained_lenet_dir(tmp_path_factory: pytest.TempPathFactory, fashion: FashionMNIST) -> Path:
+def trained_lenet_dir(tmp_path_factory: pytest.TempPathFactory, fashion: Data) -> Path:
     """LeNet with the fast recipe, 1 epoch on 20,000 images: a trained CNN in seconds."""
     return _train(tmp_path_factory, "lenet", "fast", epochs=1, limit=20000)
 
@@ -50,12 +51,15 @@ def trained_lenet_dir(tmp_path_factory: pytest.TempPathFactory, fashion: Fashion
 @pytest.fixture
 def isolated_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Every place the search order looks is an empty directory under `tmp_path`."""
-    from classicnets.data import fashion_mnist
+    import dataclasses
+
+    from classicnets.data import catalog, named
 
     monkeypatch.delenv("CLASSICNETS_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setattr(fashion_mnist, "DEBIAN_DIR", tmp_path / "debian")
-    monkeypatch.setattr(fashion_mnist, "DEFAULT_TORCHVISION_ROOT", tmp_path / "torchvision")
+    entry = catalog.CATALOG["fashion-mnist"]
+    monkeypatch.setitem(catalog.CATALOG, "fashion-mnist", dataclasses.replace(entry, debian_dir=tmp_path / "debian"))
+    monkeypatch.setattr(named, "DEFAULT_TORCHVISION_ROOT", tmp_path / "torchvision")
     return tmp_path
 
 

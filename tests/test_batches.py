@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from classicnets.data import BatchConfig, BatchIterator, split_validation
-from classicnets.data.batches import random_crop
+from classicnets.data import Split, BatchConfig, BatchIterator, split_validation
+from classicnets.data.batches import random_crop, random_flip
 from classicnets.errors import DataError
 
 
@@ -34,7 +34,7 @@ def test_normalisation_and_float_conversion(small):
     x, _ = next(iter(BatchIterator(small, BatchConfig(batch_size=10, mean=0.5, std=0.5))))
     expected = (small.images[:10].float() / 255 - 0.5) / 0.5
     assert x.shape == (10, 1, 28, 28) and x.dtype == torch.float32
-    torch.testing.assert_close(x[:, 0], expected)
+    torch.testing.assert_close(x, expected)
 
 
 def test_resize_is_bilinear_to_any_size(small):
@@ -44,7 +44,7 @@ def test_resize_is_bilinear_to_any_size(small):
         assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 + 1e-6
     # Upsampling by an integer factor keeps the mean brightness of the image.
     x, _ = next(iter(BatchIterator(small, BatchConfig(batch_size=4, resize=56, mean=0.0, std=1.0))))
-    torch.testing.assert_close(x.mean(dim=(1, 2, 3)), small.images[:4].float().div(255).mean(dim=(1, 2)), atol=2e-3, rtol=0)
+    torch.testing.assert_close(x.mean(dim=(1, 2, 3)), small.images[:4].float().div(255).mean(dim=(1, 2, 3)), atol=2e-3, rtol=0)
 
 
 def test_channels_last_and_dtype(small):
@@ -59,7 +59,26 @@ def test_random_crop_moves_content_and_pads_with_zeros(small):
     assert cropped.shape == images.shape and cropped.dtype == torch.uint8
     assert not torch.equal(cropped, images)
     # Each crop is a window of the padded image: total brightness can only drop (cut off) or stay.
-    assert bool((cropped.sum(dim=(1, 2)) <= images.sum(dim=(1, 2))).all())
+    assert bool((cropped.sum(dim=(1, 2, 3)) <= images.sum(dim=(1, 2, 3))).all())
+
+
+def test_colour_crops_and_flips_move_every_channel_alike(small):
+    grey = small.images[:32]
+    colour = torch.cat([grey, 255 - grey, grey // 2], dim=1)
+    for augment in (lambda x, g: random_crop(x, 3, g), random_flip):
+        one, three = augment(grey, torch.Generator().manual_seed(7)), augment(colour, torch.Generator().manual_seed(7))
+        assert torch.equal(three[:, :1], one)
+        # Padding is zero in every channel; elsewhere the channels keep their relation.
+        assert torch.equal(three[:, 2], one[:, 0] // 2)
+
+
+def test_per_channel_normalisation(small):
+    colour = Split(torch.cat([small.images[:8]] * 3, dim=1), small.labels[:8])
+    config = BatchConfig(batch_size=8, mean=(0.1, 0.2, 0.3), std=(0.5, 0.25, 0.125))
+    x, _ = next(iter(BatchIterator(colour, config)))
+    pixels = small.images[:8, 0].float() / 255
+    for c, (m, s) in enumerate(zip(config.mean, config.std)):
+        torch.testing.assert_close(x[:, c], (pixels - m) / s)
 
 
 def test_augmentation_is_deterministic_per_epoch_and_resume_gives_the_rest(small):

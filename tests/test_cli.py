@@ -67,7 +67,7 @@ def test_data_json_and_grid(capsys, tmp_path):
     doc = json.loads(out)
     assert code == 0 and doc["verified"] is True
     assert doc["train"]["count"] == 60000 and doc["test"]["class_counts"] == [1000] * 10
-    assert abs(doc["train"]["mean"] - 0.2860) < 5e-5 and abs(doc["train"]["std"] - 0.3530) < 5e-5
+    assert abs(doc["train"]["mean"][0] - 0.2860) < 5e-5 and abs(doc["train"]["std"][0] - 0.3530) < 5e-5
     assert grid.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in tmp_path.iterdir()] == ["grid.png"]  # no temporary left behind
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from classicnets.data import load_fashion_mnist, locate_fashion_mnist
+from classicnets.data import load_fashion_mnist, locate_dataset
 from classicnets.errors import DataError, DataNotFoundError
 from conftest import idx_bytes, link_real_files, write_gz
 
@@ -10,7 +10,7 @@ def test_explicit_directory_wins_over_everything(isolated_search, real_data_dir,
     mine = link_real_files(real_data_dir, isolated_search / "mine")
     link_real_files(real_data_dir, isolated_search / "env")
     monkeypatch.setenv("CLASSICNETS_DATA", str(isolated_search / "env"))
-    source = locate_fashion_mnist(mine, download=False)
+    source = locate_dataset("fashion-mnist", mine, download=False)
     assert source.path == mine.resolve() and source.how == "--data-dir"
 
 
@@ -18,34 +18,34 @@ def test_environment_variable_comes_before_cache(isolated_search, real_data_dir,
     env = link_real_files(real_data_dir, isolated_search / "env")
     link_real_files(real_data_dir, isolated_search / "cache" / "classicnets" / "fashion-mnist")
     monkeypatch.setenv("CLASSICNETS_DATA", str(env))
-    assert locate_fashion_mnist(download=False).how == "$CLASSICNETS_DATA"
+    assert locate_dataset("fashion-mnist", download=False).how == "$CLASSICNETS_DATA"
 
 
 def test_cache_then_torchvision_then_debian(isolated_search, real_data_dir):
     debian = link_real_files(real_data_dir, isolated_search / "debian")
-    assert locate_fashion_mnist(download=False).path == debian
+    assert locate_dataset("fashion-mnist", download=False).path == debian
     tv = link_real_files(real_data_dir, isolated_search / "torchvision" / "FashionMNIST" / "raw")
-    assert locate_fashion_mnist(download=False).path == tv
+    assert locate_dataset("fashion-mnist", download=False).path == tv
     cache = link_real_files(real_data_dir, isolated_search / "cache" / "classicnets" / "fashion-mnist")
-    assert locate_fashion_mnist(download=False).path == cache
+    assert locate_dataset("fashion-mnist", download=False).path == cache
 
 
 def test_explicit_torchvision_root_layout_is_accepted(isolated_search, real_data_dir):
     raw = link_real_files(real_data_dir, isolated_search / "root" / "FashionMNIST" / "raw")
-    assert locate_fashion_mnist(isolated_search / "root", download=False).path == raw.resolve()
+    assert locate_dataset("fashion-mnist", isolated_search / "root", download=False).path == raw.resolve()
 
 
 def test_named_directory_missing_a_file_is_an_error_not_a_fallthrough(isolated_search, real_data_dir):
     link_real_files(real_data_dir, isolated_search / "debian")
     partial = link_real_files(real_data_dir, isolated_search / "partial")
     (partial / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(DataNotFoundError, match="lacks t10k-labels-idx1-ubyte"):
-        locate_fashion_mnist(partial, download=False)
+    with pytest.raises(DataNotFoundError, match="lacks Fashion-MNIST's t10k-labels-idx1-ubyte"):
+        locate_dataset("fashion-mnist", partial, download=False)
 
 
 def test_nothing_found_lists_what_was_tried_and_three_fixes(isolated_search):
     with pytest.raises(DataNotFoundError) as info:
-        locate_fashion_mnist(download=False)
+        locate_dataset("fashion-mnist", download=False)
     message = str(info.value)
     assert str(isolated_search / "debian") in message and str(isolated_search / "cache") in message
     assert "apt-get install dataset-fashion-mnist" in message
@@ -54,9 +54,9 @@ def test_nothing_found_lists_what_was_tried_and_three_fixes(isolated_search):
 
 def test_real_data_verifies_and_has_the_documented_shape(fashion):
     assert fashion.verified
-    assert fashion.train.images.shape == (60000, 28, 28) and fashion.train.images.dtype.is_floating_point is False
+    assert fashion.train.images.shape == (60000, 1, 28, 28) and fashion.train.images.dtype.is_floating_point is False
     assert fashion.test.labels.shape == (10000,)
-    assert fashion.train.class_counts() == [6000] * 10
+    assert fashion.train.class_counts(10) == [6000] * 10
 
 
 def test_checksum_mismatch_names_the_file(isolated_search, real_data_dir):

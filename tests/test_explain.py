@@ -103,7 +103,7 @@ def test_every_network_explains_an_image(name, fashion):
     side = _side(name)
     torch.manual_seed(0)
     model = create_model_for_input(name, side).eval()
-    image = fashion.test.images[:1].float()[:, None] / 255
+    image = fashion.test.images[:1].float() / 255
     x = torch.nn.functional.interpolate(image, size=(side, side), mode="bilinear")
     names = ["0", "1"] if name == "tiny_cnn" else list(FASHION_MNIST.class_names)
     explanation = explain_input(model, x, names)
@@ -123,7 +123,7 @@ def test_explain_command_writes_figures_and_json(trained_lenet_dir, fashion, tmp
     pictures = []
     for i in range(2):
         pictures.append(tmp_path / f"item{i}.png")
-        Image.fromarray(255 - fashion.test.images[i].numpy()).save(pictures[-1])
+        Image.fromarray(255 - fashion.test.images[i, 0].numpy()).save(pictures[-1])
     out = tmp_path / "explain"
     assert main(["explain", str(trained_lenet_dir), *map(str, pictures), "--out", str(out), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -154,7 +154,7 @@ def test_explain_command_writes_figures_and_json(trained_lenet_dir, fashion, tmp
 
 def test_without_captum_explain_is_one_line(trained_lenet_dir, fashion, tmp_path, capsys, monkeypatch):
     picture = tmp_path / "item.png"
-    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
     monkeypatch.setitem(sys.modules, "captum", None)  # what an environment without the extra looks like
     monkeypatch.setitem(sys.modules, "captum.attr", None)
     out = tmp_path / "explain"
@@ -166,7 +166,7 @@ def test_without_captum_explain_is_one_line(trained_lenet_dir, fashion, tmp_path
 
 def test_explain_an_mlp_run_whose_first_layer_is_dense(trained_mlp_dir, fashion, tmp_path, capsys):
     picture = tmp_path / "item.png"
-    Image.fromarray(fashion.test.images[1].numpy()).save(picture)
+    Image.fromarray(fashion.test.images[1, 0].numpy()).save(picture)
     assert main(["explain", str(trained_mlp_dir), str(picture), "--out", str(tmp_path / "e"), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
     assert document["filters"] == {"layer": "hidden1", "shape": [256, 28, 28], "png": str(tmp_path / "e" / "filters.png")}

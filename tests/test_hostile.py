@@ -208,9 +208,9 @@ def forge(source: Path, dest: Path, change, *, reseal: bool = True) -> Path:
 
 def test_one_flipped_byte_in_the_stored_normalisation_is_damage(lenet_run, tmp_path, capsys):
     data = (lenet_run / "model.safetensors").read_bytes()
-    assert data.count(b'\\"mean\\": 0.286') == 1
+    assert data.count(b'\\"mean\\": [0.286') == 1
     damaged = tmp_path / "model.safetensors"
-    damaged.write_bytes(data.replace(b'\\"mean\\": 0.286', b'\\"mean\\": 0.986'))
+    damaged.write_bytes(data.replace(b'\\"mean\\": [0.286', b'\\"mean\\": [0.986'))
     assert main(["evaluate", str(damaged), "--limit", "100"]) == 1
     one_line(capsys, "is damaged: its contents do not match the checksum")
 
@@ -362,18 +362,20 @@ def test_reads_during_saves_every_fifth_of_a_second_never_see_damage(tmp_path, f
 
 
 def test_a_pictures_exif_orientation_is_applied(fashion, tmp_path):
+    from classicnets.inputs import FASHION_MNIST, InputSpec
     from classicnets.numpy_runtime.picture import picture_array, read_picture
 
-    boot = Image.fromarray(255 - fashion.test.images[0].numpy()).resize((112, 112))  # dark boot on white
+    spec = InputSpec.create(FASHION_MNIST, resize=None, mean=None, std=None)
+    boot = Image.fromarray(255 - fashion.test.images[0, 0].numpy()).resize((112, 112))  # dark boot on white
     upright = tmp_path / "upright.png"
     boot.save(upright)
     stored = tmp_path / "phone.png"
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 clockwise to view": the camera stored it turned the other way
     boot.transpose(Image.Transpose.ROTATE_90).save(stored, exif=exif)
-    assert np.array_equal(read_picture(stored), read_picture(upright))
+    assert np.array_equal(read_picture(stored, spec), read_picture(upright, spec))
     with Image.open(stored) as as_stored:  # what was read before: the pixels as stored, the tag ignored
-        assert not np.array_equal(read_picture(stored), picture_array(as_stored))
+        assert not np.array_equal(read_picture(stored, spec)[0], picture_array(as_stored))
 
 
 def test_fifos_devices_and_directories_are_refused_as_pictures_without_blocking(lenet_run, tmp_path, capsys):
@@ -441,7 +443,7 @@ def test_sigterm_during_evaluate_or_explain_leaves_no_temporary(lenet_run, tmp_p
     run_dir = tmp_path / "run"
     shutil.copytree(lenet_run, run_dir)
     picture = tmp_path / "item.png"
-    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
     commands = [(["evaluate", str(run_dir)], run_dir, 2.5)]
     commands += [(["explain", str(run_dir), str(picture), "--out", str(tmp_path / "x")], tmp_path / "x", 4.0)]
     for argv, where, delay in commands:
@@ -486,7 +488,7 @@ def test_every_command_on_a_run_of_links_changes_nothing_outside(lenet_run, tmp_
             (linked / file.name).symlink_to(file)
     (linked / ".lock").symlink_to(outside / "lock-target")
     picture = tmp_path / "item.png"
-    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
     before = digest(outside)
     commands = [["show", str(linked)], ["evaluate", str(linked), "--limit", "50"],
                 ["predict", str(linked), str(picture)], ["export", str(linked)],

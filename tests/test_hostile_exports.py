@@ -42,7 +42,7 @@ def lenet_export() -> tuple[list, dict, dict]:
 @pytest.fixture(scope="module")
 def picture(tmp_path_factory, fashion) -> Path:
     path = tmp_path_factory.mktemp("pictures") / "item.png"
-    Image.fromarray(fashion.test.images[0].numpy()).save(path)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(path)
     return path
 
 

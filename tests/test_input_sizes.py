@@ -117,7 +117,7 @@ def test_a_run_at_any_size_evaluates_predicts_verifies_and_exports_without_flags
                                                                                   fashion):
     image = tmp_path / "shirt.png"
     from PIL import Image
-    Image.fromarray(fashion.test.images[0].numpy()).save(image)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(image)
     for argv in (["evaluate", str(vgg_at_48), "--limit", "200", "--json"],
                  ["predict", str(vgg_at_48), str(image)],
                  ["verify", str(vgg_at_48), "--batch", "2", "--json"],

@@ -120,7 +120,7 @@ def test_export_npz_classifies_like_pytorch_without_torch(trained_lenet_dir, fas
 
     # the runtime on its own: PyTorch made unimportable in a fresh interpreter
     picture = tmp_path / "item.png"
-    Image.fromarray(fashion.test.images[0].numpy()).save(picture)
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
     code = ("import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
             f"sys.exit(main([{str(npz)!r}, {str(picture)!r}, '--json']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -79,7 +79,7 @@ def test_export_onnx_command_and_predict_agree_with_an_onnxruntime_pipeline(trai
     pictures = []
     for i in range(3):
         pictures.append(tmp_path / f"item{i}.png")
-        Image.fromarray(255 - fashion.test.images[i].numpy()).save(pictures[-1])  # dark on light, as photographed
+        Image.fromarray(255 - fashion.test.images[i, 0].numpy()).save(pictures[-1])  # dark on light, as photographed
     code = ("import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
             f"sys.exit(main([{str(path)!r}, *{[str(p) for p in pictures]!r}, '--json']))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -9,9 +9,21 @@ from PIL import Image
 
 from classicnets.analysis.predict import predict_files
 from classicnets.cli.main import main
-from classicnets.data.images import load_image, to_fashion_mnist
+from classicnets.inputs import FASHION_MNIST, InputSpec
+from classicnets.numpy_runtime.picture import picture_array, read_picture
 from classicnets.training import recipe_config, run
 from classicnets.training.checkpoint import load_run
+
+
+SPEC = InputSpec.create(FASHION_MNIST, resize=None, mean=None, std=None)
+
+
+def to_fashion_mnist(image: Image.Image) -> torch.Tensor:
+    return torch.from_numpy(picture_array(image))
+
+
+def load_image(path) -> torch.Tensor:
+    return torch.from_numpy(read_picture(path, SPEC)[0])
 
 
 def _photo(item: np.ndarray, *, light_background: bool, side=168, mode="RGB") -> Image.Image:
@@ -40,7 +52,7 @@ def trained_mlp(trained_mlp_dir):
 @pytest.mark.parametrize("light, mode", [(True, "RGB"), (False, "L"), (True, "RGBA")])
 def test_a_photo_of_an_item_converts_back_to_the_item(fashion, light, mode):
     for index in (0, 1, 2, 3):  # ankle boot, T-shirt, T-shirt, dress in the training file
-        item = fashion.train.images[index]
+        item = fashion.train.images[index, 0]
         converted = to_fashion_mnist(_photo(item.numpy(), light_background=light, mode=mode))
         assert converted.shape == (28, 28) and converted.dtype == torch.uint8
         assert _similarity(converted, item) > 0.9
@@ -51,7 +63,7 @@ def test_predict_png_and_jpeg_agrees_with_the_original_image(trained_mlp, fashio
 
     paths, expected = [], []
     for i in range(12):
-        item = fashion.test.images[i]
+        item = fashion.test.images[i, 0]
         target = tmp_path / (f"item{i}.png" if i % 2 else f"item{i}.jpg")
         _photo(item.numpy(), light_background=i % 3 == 0).save(target)
         paths.append(target)
@@ -66,7 +78,7 @@ def test_predict_png_and_jpeg_agrees_with_the_original_image(trained_mlp, fashio
 
 def test_unreadable_files_get_an_error_and_the_others_are_classified(trained_mlp, fashion, tmp_path, capsys):
     good = tmp_path / "good.png"
-    _photo(fashion.test.images[0].numpy(), light_background=True).save(good)
+    _photo(fashion.test.images[0, 0].numpy(), light_background=True).save(good)
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     code = main(["predict", str(trained_mlp.run_dir), str(text), str(good), str(tmp_path / "missing.jpg"), "--json"])
@@ -92,7 +104,7 @@ def test_predict_with_the_toy_run_is_a_clear_error(tmp_path, capsys):
     image = tmp_path / "x.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(image)
     assert main(["predict", str(out), str(image)]) == 1
-    assert "trained on toy4x4, not Fashion-MNIST" in capsys.readouterr().err
+    assert "trained on toy4x4, not on pictures" in capsys.readouterr().err
 
 
 def _png(image: Image.Image, path) -> str:
@@ -101,7 +113,7 @@ def _png(image: Image.Image, path) -> str:
 
 
 def test_16_bit_and_palette_pictures_convert_like_their_8_bit_original(fashion, tmp_path):
-    item = fashion.train.images[0].numpy()
+    item = fashion.train.images[0, 0].numpy()
     eight_bit = to_fashion_mnist(_photo(item, light_background=True, mode="L"))
     canvas = np.asarray(_photo(item, light_background=True, mode="L"), dtype=np.uint16) * 257
     sixteen = _png(Image.fromarray(canvas), tmp_path / "deep.png")
@@ -113,7 +125,7 @@ def test_16_bit_and_palette_pictures_convert_like_their_8_bit_original(fashion, 
 
 @pytest.mark.parametrize("colour", [255, 0, 128])
 def test_an_object_on_a_transparent_background_stays_visible_whatever_its_colour(fashion, tmp_path, colour):
-    item = fashion.train.images[0]
+    item = fashion.train.images[0, 0]
     mask = np.asarray(_photo(item.numpy(), light_background=False, mode="L"))
     rgba = np.zeros((*mask.shape, 4), np.uint8)
     rgba[..., :3] = colour  # one flat colour; only the alpha channel draws the object
@@ -125,7 +137,7 @@ def test_an_object_on_a_transparent_background_stays_visible_whatever_its_colour
 def test_predict_streams_in_chunks_and_flags_a_blank_picture(trained_mlp, fashion, tmp_path):
     from classicnets.analysis.predict import BLANK, iter_predictions
 
-    paths = [_png(_photo(fashion.test.images[i].numpy(), light_background=True), tmp_path / f"{i}.png")
+    paths = [_png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), tmp_path / f"{i}.png")
              for i in range(4)]
     paths.append(_png(Image.new("L", (40, 40), 255), tmp_path / "blank.png"))
     pulled = []
@@ -146,7 +158,7 @@ def test_predict_streams_in_chunks_and_flags_a_blank_picture(trained_mlp, fashio
 def test_predict_output_is_one_unwrapped_line_per_file_with_throughput(trained_mlp, fashion, tmp_path, capsys):
     long_dir = tmp_path / ("a-rather-long-folder-name-" * 4)
     long_dir.mkdir()
-    paths = [_png(_photo(fashion.test.images[i].numpy(), light_background=True), long_dir / f"item-{i}.png")
+    paths = [_png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), long_dir / f"item-{i}.png")
              for i in range(3)]
     assert main(["predict", str(trained_mlp.run_dir), *paths]) == 0
     out, err = capsys.readouterr()

@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist
+from classicnets.data import BatchConfig, BatchIterator
+from classicnets.data.sources import data_for_run
 from classicnets.errors import ClassicnetsError
 from classicnets.training.checkpoint import LoadedRun
 from classicnets.training.device import resolve_device
@@ -31,13 +32,14 @@ def confusion_matrix(predicted: torch.Tensor, true: torch.Tensor, num_classes: i
 
 
 def evaluate_run(run: LoadedRun, *, data_dir: str | None = None, device: str = "auto",
-                 limit: int | None = None, batch_size: int = 512) -> Evaluation:
+                 limit: int | None = None, batch_size: int = 512, dataset: str | None = None) -> Evaluation:
+    """The run's accuracy on its data set's test split, or on `dataset`'s (with the same classes)."""
     if not run.input.images:
-        raise ClassicnetsError(f"evaluate works on Fashion-MNIST runs; this run trained on {run.input.dataset}")
+        raise ClassicnetsError(f"evaluate works on runs trained on pictures; this run trained on {run.input.dataset}")
     target = resolve_device(device)
     model = run.model.to(target)
     eval_cfg = BatchConfig.for_input(run.input, batch_size=batch_size)
-    test = load_fashion_mnist(data_dir).test.head(limit)
+    test = data_for_run(run.input, dataset=dataset, data_dir=data_dir).test.head(limit)
     predicted, true = predict_all(model, BatchIterator(test, eval_cfg, device=target), target, run.inference())
     names = run.class_names
     matrix = confusion_matrix(predicted, true, len(names))

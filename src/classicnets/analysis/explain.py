@@ -131,10 +131,13 @@ def explain_input(model: nn.Module, x: torch.Tensor, class_names: list[str], top
 
 
 def explain_images(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[Explanation]:
-    """Explain uint8 Fashion-MNIST-like images (N, 28, 28), each prepared as the run was trained."""
+    """Explain uint8 images of the run's data set (N, C, H, W), each prepared as the run was trained."""
+    from classicnets.analysis.predict import run_images
+
     if not run.input.images:
-        raise ClassicnetsError(f"this run was trained on {run.input.dataset}, not Fashion-MNIST images: explain "
-                               "needs a Fashion-MNIST run (its receptive fields: classicnets summary)")
+        raise ClassicnetsError(f"this run was trained on {run.input.dataset}, not on pictures: explain needs a run "
+                               "on pictures (its receptive fields: classicnets summary)")
+    images = run_images(run, images)
     config = BatchConfig.for_input(run.input)
     model = run.model.eval().cpu()
     return [explain_input(model, to_model_input(image[None], config), run.class_names, top_k) for image in images]

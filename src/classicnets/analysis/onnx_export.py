@@ -70,7 +70,7 @@ def export_onnx(run: LoadedRun, path: str | Path) -> Path:
         quiet_logger.setLevel(level)
     proto = program.model_proto
     proto.doc_string = (f"classicnets {run.label}: input float32 (N, {spec.channels}, {spec.resize}, {spec.resize}), "
-                        f"pixels scaled to [0, 1], minus {spec.mean:g}, divided by {spec.std:g}, resized "
+                        f"pixels scaled to [0, 1], {spec.describe_norm()} (per channel), resized "
                         f"{spec.native_size} -> {spec.resize} (bilinear); output: {kind} over "
                         f"{', '.join(spec.class_names)}")
     entry = proto.metadata_props.add()

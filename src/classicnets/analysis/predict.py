@@ -10,9 +10,8 @@ from pathlib import Path
 import torch
 
 from classicnets.data.batches import BatchConfig, to_model_input
-from classicnets.data.images import load_image
 from classicnets.errors import ClassicnetsError, DataError
-from classicnets.numpy_runtime.picture import is_blank
+from classicnets.numpy_runtime.picture import is_blank, read_picture
 from classicnets.training.checkpoint import LoadedRun, load_run
 
 
@@ -30,12 +29,11 @@ class Prediction:
 
 @torch.no_grad()
 def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """uint8 Fashion-MNIST-like images (N, 28, 28) -> class probabilities (N, K) on the CPU,
-    prepared as the run was trained (normalisation, resize), in batches of `batch_size`."""
+    """uint8 images of the run's data set (N, C, H, W; or (N, H, W) for one channel) -> class
+    probabilities (N, K) on the CPU, prepared as the run was trained (normalisation, resize), in
+    batches of `batch_size`."""
     names = run.class_names
-    if not run.input.images:
-        raise ClassicnetsError(f"this run was trained on {run.input.dataset}, not Fashion-MNIST images: it needs a "
-                               "Fashion-MNIST run")
+    images = run_images(run, images)
     config = BatchConfig.for_input(run.input)
     model = run.model.eval()
     device = next(model.parameters()).device
@@ -45,8 +43,21 @@ def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -
     return torch.cat(chunks) if chunks else torch.empty(0, len(names))
 
 
+def run_images(run: LoadedRun, images: torch.Tensor) -> torch.Tensor:
+    """`images` as (N, C, H, W) of the run's channels and side, or one clear error."""
+    spec = run.input
+    if not spec.images:
+        raise ClassicnetsError(f"this run was trained on {spec.dataset}, not on pictures: it classifies no picture")
+    if images.ndim == 3 and spec.channels == 1:
+        images = images.unsqueeze(1)
+    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (spec.channels, spec.native_size, spec.native_size):
+        raise ClassicnetsError(f"expected uint8 images ({spec.channels}, {spec.native_size}, {spec.native_size}) as "
+                               f"{spec.title}'s, got {images.dtype} {tuple(images.shape[1:])}")
+    return images
+
+
 def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[tuple[str, float]]]:
-    """uint8 images (N, 28, 28) -> the top-k (class, probability) pairs for each."""
+    """uint8 images (N, C, H, W) -> the top-k (class, probability) pairs for each."""
     names = run.class_names
     probs = probabilities(run, images)
     values, indices = probs.topk(min(top_k, len(names)), dim=1)
@@ -66,12 +77,13 @@ def iter_predictions(run: LoadedRun, paths: Iterable[str | Path], top_k: int = 3
         images: list[tuple[int, torch.Tensor]] = []
         for path in batch:
             try:
-                image = load_image(path)
+                image = torch.from_numpy(read_picture(path, run.input))
             except DataError as exc:
                 results.append(Prediction(path=str(path), error=str(exc)))
                 continue
             images.append((len(results), image))
-            results.append(Prediction(path=str(path), warning=BLANK if is_blank(image.numpy()) else None))
+            blank = run.input.picture == "object" and is_blank(image.numpy())
+            results.append(Prediction(path=str(path), warning=BLANK if blank else None))
         if images:
             tops = classify(run, torch.stack([image for _, image in images]), top_k)
             for (index, _), top in zip(images, tops):
@@ -85,7 +97,7 @@ def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> li
 
 
 def predict(run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3) -> list[Prediction]:
-    """Classify image files, or uint8 Fashion-MNIST-like images (N, 28, 28), with a run
+    """Classify image files, or uint8 images of the run's data set (N, C, H, W), with a run
     (a `LoadedRun`, a run directory or a checkpoint file)."""
     loaded = run if isinstance(run, LoadedRun) else load_run(run)
     if isinstance(images, torch.Tensor):

@@ -70,7 +70,7 @@ def run_verify_cmd(args: argparse.Namespace) -> int:
 
 def run_export(args: argparse.Namespace) -> int:
     from classicnets.analysis.predict import probabilities
-    from classicnets.data.fashion_mnist import load_fashion_mnist
+    from classicnets.data.sources import data_for_run
     from classicnets.numpy_runtime import load_exported
     from classicnets.training.checkpoint import load_run
 
@@ -90,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
                                 "bytes": out.stat().st_size}
     if run.input.images:
         # Prove the file alone classifies as PyTorch does, on a few real test images.
-        images = load_fashion_mnist(resolve_data_dir(args)).test.images[: args.check]
+        images = data_for_run(run.input, data_dir=resolve_data_dir(args)).test.images[: args.check]
         reference = probabilities(run, images).numpy()
         exported = load_exported(out).probabilities(images.numpy())
         document["check"] = {"images": len(images), "max_abs_diff_probability": float(np.abs(exported - reference).max()),
@@ -111,7 +111,8 @@ def run_export(args: argparse.Namespace) -> int:
 def run_shift_cmd(args: argparse.Namespace) -> int:
     from classicnets.experiments.shift import run_shift
 
-    result, output = run_shift(args.run_dirs, out_dir=args.out, data_dir=resolve_data_dir(args), index=args.index,
+    result, output = run_shift(args.run_dirs, out_dir=args.out, data_dir=resolve_data_dir(args, args.dataset),
+                               dataset=args.dataset, index=args.index,
                                split=args.split, max_shift=args.max_shift, axis=args.axis, wrap=args.wrap,
                                limit=args.limit)
     lines = [f"{result.image['split']} image {result.image['index']} ({result.image['label']}), "
@@ -259,7 +260,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--wrap", action="store_true", help="wrap pixels around as the seed's np.roll does (default: zero fill)")
     p.add_argument("--limit", type=positive_int, help="use only the first N test images for the accuracy curve")
     _add_output_arguments(p)
-    add_data_arguments(p)
+    add_data_arguments(p, dataset="shift this data set's images instead of the runs' own (the same classes)")
     p.set_defaults(handler=run_shift_cmd)
 
     p = subparsers.add_parser(

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn",
-              "precision", "flip_tta", "channels_last", "crop_padding")
+              "precision", "flip_tta", "channels_last", "crop_padding", "dataset", "channels", "image_size",
+              "test_fraction", "strict")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -46,7 +47,7 @@ def run_train(args: argparse.Namespace) -> int:
     else:
         if not args.model:
             raise ClassicnetsError("name a MODEL to train (see `classicnets models`) or --resume RUN_DIR")
-        args.data_dir = resolve_data_dir(args)
+        args.data_dir = resolve_data_dir(args, args.dataset or "fashion-mnist")
         overrides = {name: getattr(args, name) for name in _OVERRIDES}
         overrides["model_args"] = parse_model_args(args.arg)
         config = recipe_config(args.model, args.recipe, **overrides)
@@ -61,14 +62,16 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from classicnets.training.checkpoint import load_run
 
     loaded = load_run(args.run_dir)
-    evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args), device=args.device, limit=args.limit)
+    evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args, args.dataset or loaded.input.dataset),
+                              device=args.device, limit=args.limit, dataset=args.dataset)
     out = Path(args.confusion or loaded.run_dir / "confusion.png")
     if args.json:
         print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out)})
         _plot_confusion(evaluation, loaded, out)
         return 0
     console.print(f"{loaded.meta['model']} from {loaded.run_dir}: test accuracy "
-                  f"[bold]{evaluation.accuracy:.4f}[/] on {evaluation.count:,} images")
+                  f"[bold]{evaluation.accuracy:.4f}[/] on {evaluation.count:,} images of "
+                  f"{args.dataset or loaded.input.title}", markup=True, highlight=False, soft_wrap=True)
     table = Table(title="confusion matrix (rows: true class, columns: predicted)")
     table.add_column("true \\ pred")
     for index in range(len(evaluation.class_names)):
@@ -147,7 +150,8 @@ def run_speedrun(args: argparse.Namespace) -> int:
 
     log = log_printer(args.json)
     result = speedrun(args.model, out=args.out, overwrite=args.overwrite, show_progress=not args.quiet, log=log,
-                      epochs=args.epochs, seed=args.seed, data_dir=resolve_data_dir(args))
+                      epochs=args.epochs, seed=args.seed, data_dir=resolve_data_dir(args, args.dataset or "fashion-mnist"),
+                      **{k: getattr(args, k) for k in ("dataset", "channels", "image_size", "test_fraction", "strict")})
     if args.json:
         print_json({"model": result.model, "recipe": result.recipe, "test_acc": result.test_acc,
                     "seconds": result.seconds, "device": result.device})
@@ -177,12 +181,13 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     p.add_argument("--json", action="store_true", help='print {"model", "recipe", "test_acc", "seconds", "device"}')
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_data_arguments(p)
+    add_data_arguments(p, dataset="train on this data set (default fashion-mnist)", folder=True)
     p.set_defaults(handler=run_speedrun)
 
     p = subparsers.add_parser(
         "train", help="train a network (the book's recipe by default) and show its curves",
-        description="Train a network of the zoo on Fashion-MNIST. Defaults come from the recipe (--recipe book: "
+        description="Train a network of the zoo on Fashion-MNIST, MNIST, KMNIST, CIFAR-10 or your own pictures "
+                    "(--dataset); the network is built for the data set's channels, classes and side. Defaults come from the recipe (--recipe book: "
                     "the book's optimizer, learning rate, epochs, batch size, resize and init; --recipe fast: ours; "
                     "--recipe speedrun: the 3-minute recipe); "
                     "every option below overrides one field. The run directory gets config.json, metrics.jsonl, "
@@ -234,17 +239,18 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                         "has one, and Ctrl-C saves one at the current step")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    add_data_arguments(p)
+    add_data_arguments(p, dataset="train on this data set (default fashion-mnist)", folder=True)
     p.set_defaults(handler=run_train)
 
     p = subparsers.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
-                              description="Evaluate a trained run on the Fashion-MNIST test set; writes confusion.png.")
+                              description="Evaluate a trained run on its data set's test split (or --dataset's, "
+                                          "with the same classes); writes confusion.png.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--device", default="auto")
     p.add_argument("--limit", type=positive_int, help="evaluate only the first N test images")
     p.add_argument("--confusion", metavar="PNG", help="where to write the confusion matrix (default RUN_DIR/confusion.png)")
     p.add_argument("--json", action="store_true")
-    add_data_arguments(p)
+    add_data_arguments(p, dataset="evaluate on this data set's test split instead (it must have the run's classes)")
     p.set_defaults(handler=run_evaluate)
 
     p = subparsers.add_parser("show", help="a run's per-epoch curves in the terminal",
@@ -254,9 +260,11 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
 
     p = subparsers.add_parser("predict", help="classify your own images (PNG, JPEG, ...) with a trained run",
                               description="Classify image files with a trained run. Each image is turned upright "
-                                          "as its EXIF orientation says, then converted as "
-                                          "Fashion-MNIST was made: grayscale, light object on dark background, "
-                                          "cropped to the object, fit into 28x28, then the run's resize.")
+                                          "as its EXIF orientation says, then prepared as the run's training pictures "
+                                          "were: for the MNIST family as those data sets were made (grayscale, light "
+                                          "object on dark background, cropped to the object, fit into 28x28); for "
+                                          "CIFAR-10 and your own pictures converted to the run's channels and resized "
+                                          "to its side; then the run's normalisation and resize.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=positive_int, default=3, help="how many classes to show (default 3)")

@@ -1,4 +1,4 @@
-"""Fashion-MNIST: finding, verifying, loading and batching it.
+"""The data sets: finding, verifying, loading and batching them.
 
 The names below are imported on first use, so that the PyTorch-free modules of this package
 (catalog, idx) load without PyTorch: the command line's --help reads them."""
@@ -9,10 +9,11 @@ from classicnets.lazy import lazy_exports
 
 _LAZY = {
     "BatchConfig": "batches", "BatchIterator": "batches", "to_model_input": "batches",
-    "CLASS_NAMES": "catalog", "NUM_CLASSES": "catalog", "TRAIN_MEAN": "catalog", "TRAIN_STD": "catalog",
-    "download_fashion_mnist": "download",
-    "DataSource": "fashion_mnist", "FashionMNIST": "fashion_mnist", "Split": "fashion_mnist",
-    "load_fashion_mnist": "fashion_mnist", "locate_fashion_mnist": "fashion_mnist", "split_validation": "fashion_mnist",
+    "Data": "named", "DataSource": "named", "load_dataset": "named", "load_fashion_mnist": "named",
+    "locate_dataset": "named",
+    "DataRequest": "request", "load_data": "sources",
+    "Split": "split", "split_validation": "split",
+    "download_dataset": "download",
     "parse_idx": "idx", "read_idx": "idx",
 }
 

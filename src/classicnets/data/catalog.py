@@ -1,75 +1,141 @@
-"""What Fashion-MNIST is: its four files, their checksums, its classes and statistics.
+"""The named data sets' files: their names, published checksums, sizes, where copies are
+often found and where to download them from. The data sets' other facts (classes, side,
+channels, statistics) live in `classicnets.inputs`, which the PyTorch-free runtime reads too.
 
-Everything here is a fact about the data set; finding, downloading and batching it live in
-their own modules.
+Checksums: the MD5 each data set's authors (and torchvision) publish for the files as they
+are distributed (.gz, .tar.gz). Fashion-MNIST also has the SHA-256 of its decompressed files,
+so that a recompressed copy (Debian's package) verifies too.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
-from classicnets.data.idx import read_idx
 from classicnets.errors import DataError
-from classicnets.inputs import FASHION_MNIST
+from classicnets.inputs import CIFAR10, FASHION_MNIST, KMNIST, MNIST, Dataset, get_dataset
 
-CLASS_NAMES: tuple[str, ...] = FASHION_MNIST.class_names
-NUM_CLASSES = len(CLASS_NAMES)
-IMAGE_SIZE = FASHION_MNIST.native_size
+IDX, CIFAR_BINARY = "idx", "cifar10-binary"
+CIFAR_RECORD = 1 + 3 * 32 * 32  # one label byte, then the red, green and blue 32x32 planes
+CIFAR_PER_BATCH = 10_000
 
-# (images, labels) file stems per split; on disk each may be gzipped (".gz") or not.
-SPLIT_FILES: dict[str, tuple[str, str]] = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+
+@dataclass(frozen=True)
+class Member:
+    """One file of a data set as it is distributed."""
+
+    name: str  # on disk and on the mirror (an IDX file may also be found uncompressed, without ".gz")
+    md5: str  # of the distributed file
+    size: int  # bytes of the decompressed IDX file, or of the archive itself: bounds downloads and reads
+    sha256: str = ""  # of the decompressed IDX bytes, where known
+
+    @property
+    def stem(self) -> str:
+        return self.name.removesuffix(".gz")
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    info: Dataset
+    format: str  # IDX or CIFAR_BINARY
+    members: tuple[Member, ...]
+    mirrors: tuple[str, ...]  # the official address first
+    torchvision_dir: str  # torchvision keeps ROOT/<this>/raw (IDX sets); "" for none
+    debian_dir: Path | None = None  # a Debian package that installs the files
+
+    def member(self, name: str) -> Member:
+        return next(m for m in self.members if m.name == name)
+
+
+def _idx_members(md5: tuple[str, str, str, str], sha256: tuple[str, ...] = ("", "", "", "")) -> tuple[Member, ...]:
+    sizes = (16 + 60000 * 28 * 28, 8 + 60000, 16 + 10000 * 28 * 28, 8 + 10000)
+    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    return tuple(Member(n, m, s, h) for n, m, s, h in zip(names, md5, sizes, sha256))
+
+
+# (images, labels) member names per split of an IDX data set.
+IDX_SPLITS: dict[str, tuple[str, str]] = {
+    "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+    "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
 }
-ALL_FILES: tuple[str, ...] = tuple(stem for pair in SPLIT_FILES.values() for stem in pair)
-
-# SHA-256 of the *decompressed* files: recompressed copies (Debian's, say) differ in their .gz
-# bytes but not here, so one hash per file covers every source.
-SHA256: dict[str, str] = {
-    "train-images-idx3-ubyte": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-    "t10k-images-idx3-ubyte": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-    "t10k-labels-idx1-ubyte": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+# The CIFAR-10 binary archive's members per split (never the Python version: it is a pickle).
+CIFAR_DIR = "cifar-10-batches-bin"
+CIFAR_SPLITS: dict[str, tuple[str, ...]] = {
+    "train": tuple(f"{CIFAR_DIR}/data_batch_{i}.bin" for i in range(1, 6)),
+    "test": (f"{CIFAR_DIR}/test_batch.bin",),
 }
 
-# Bytes of each decompressed file (its IDX header and elements): a download may be no larger
-# than this plus gzip's overhead, whatever the server says.
-SIZES: dict[str, int] = {
-    "train-images-idx3-ubyte": 16 + 60000 * 28 * 28,
-    "train-labels-idx1-ubyte": 8 + 60000,
-    "t10k-images-idx3-ubyte": 16 + 10000 * 28 * 28,
-    "t10k-labels-idx1-ubyte": 8 + 10000,
+CATALOG: dict[str, CatalogEntry] = {
+    e.info.name: e for e in (
+        CatalogEntry(
+            FASHION_MNIST, IDX,
+            _idx_members(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
+                          "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+                         ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                          "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                          "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                          "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")),
+            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
+            "FashionMNIST", Path("/usr/share/datasets/fashion-mnist"),
+        ),
+        CatalogEntry(
+            MNIST, IDX,
+            _idx_members(("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
+                          "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
+            ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
+            "MNIST",
+        ),
+        CatalogEntry(
+            KMNIST, IDX,
+            _idx_members(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
+                          "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+            ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
+            "KMNIST",
+        ),
+        CatalogEntry(
+            CIFAR10, CIFAR_BINARY,
+            (Member("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", 170_052_171),),
+            ("https://www.cs.toronto.edu/~kriz/",),
+            "",
+        ),
+    )
 }
 
-# Training-set pixel statistics on the [0, 1] scale (SPEC.md; `classicnets data` recomputes them).
-TRAIN_MEAN = 0.2860
-TRAIN_STD = 0.3530
 
-MIRROR_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
-
-
-def find_member(directory: Path, stem: str) -> Path | None:
-    """The file for `stem` in `directory`, preferring the gzipped one, or None."""
-    for candidate in (directory / f"{stem}.gz", directory / stem):
-        if candidate.is_file():
-            return candidate
-    return None
+def catalog_entry(name: str) -> CatalogEntry:
+    info = get_dataset(name)
+    if name not in CATALOG:
+        raise DataError(f"{info.name} has no files to find: it is built in")
+    return CATALOG[name]
 
 
-def missing_members(directory: Path) -> list[str]:
-    """The stems of the four files that `directory` lacks."""
-    return [stem for stem in ALL_FILES if find_member(directory, stem) is None]
+def find_member(directory: Path, member: Member) -> Path | None:
+    """The file for `member` in `directory` (gzipped preferred, then an uncompressed IDX), or None."""
+    candidates = [directory / member.name]
+    if member.name.endswith(".gz") and not member.name.endswith(".tar.gz"):
+        candidates.append(directory / member.stem)
+    return next((c for c in candidates if c.is_file()), None)
 
 
-def read_member(path: Path, stem: str, *, verify: bool = True) -> np.ndarray:
-    """Parse one of the four files; with `verify`, its SHA-256 must be the known one."""
-    parsed = read_idx(path)
-    if verify and parsed.sha256 != SHA256[stem]:
-        raise DataError(
-            f"{path} does not match Fashion-MNIST's {stem}: SHA-256 of its decompressed bytes "
-            f"is {parsed.sha256}, expected {SHA256[stem]}. The file is damaged or is another "
-            "data set with the same file name (MNIST uses the same names); replace it"
-        )
-    return parsed.array
+def missing_members(directory: Path, entry: CatalogEntry) -> list[str]:
+    return [m.name for m in entry.members if find_member(directory, m) is None]
+
+
+def md5_of(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_md5(path: Path, member: Member, title: str) -> None:
+    """The distributed file's published MD5, or one line naming what to do."""
+    actual = md5_of(path)
+    if actual != member.md5:
+        raise DataError(f"{path} does not match {title}'s {member.name}: its MD5 is {actual}, the published one "
+                        f"is {member.md5}. The file is damaged, or another data set's file of the same name "
+                        "(MNIST, KMNIST and Fashion-MNIST share their names); replace it")

@@ -1,4 +1,4 @@
-"""Downloading Fashion-MNIST from a mirror, verified, without ever leaving a partial file.
+"""Downloading a named data set from a mirror, verified, without ever leaving a partial file.
 
 Each file is streamed to a temporary name beside its destination, parsed and checked against
 its SHA-256, and only then renamed into place, so an interrupted or corrupted download leaves
@@ -16,7 +16,8 @@ from pathlib import Path
 
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
-from classicnets.data.catalog import ALL_FILES, MIRROR_URL, SIZES, find_member, read_member
+from classicnets.data.catalog import CatalogEntry, Member, find_member
+from classicnets.data.verify import verify_file
 from classicnets.errors import DataError, DownloadError
 from classicnets.fileio import open_no_follow, temporary
 
@@ -26,9 +27,9 @@ CHUNK_BYTES = 1 << 16
 MIN_BYTES_PER_SECOND = 20_000
 
 
-def size_cap(stem: str) -> int:
-    """The most bytes a download of `stem` may have: the file's known size plus gzip's overhead."""
-    return SIZES[stem] + SIZES[stem] // 100 + (64 << 10)
+def size_cap(member: Member) -> int:
+    """The most bytes a download of `member` may have: the file's known size plus gzip's overhead."""
+    return member.size + member.size // 100 + (64 << 10)
 
 
 def _fetch(url: str, target: Path, progress: Progress | None, timeout: float, cap: int) -> None:
@@ -65,37 +66,39 @@ def _fetch(url: str, target: Path, progress: Progress | None, timeout: float, ca
         raise DownloadError(f"cannot download {url}: {reason}") from None
 
 
-def download_fashion_mnist(
+def download_dataset(
+    entry: CatalogEntry,
     dest: Path,
-    base_url: str = MIRROR_URL,
+    base_url: str,
     *,
     show_progress: bool = True,
     timeout: float = 30.0,
 ) -> Path:
-    """Download the four files into `dest` (skipping ones already there and valid).
+    """Download the data set's files into `dest` (skipping ones already there and valid).
 
-    Returns `dest`. Raises `DownloadError` naming the file and what went wrong.
+    Each is verified (its checksum and its format) before it is renamed into place. Returns
+    `dest`. Raises `DownloadError` naming the file and what went wrong.
     """
     dest.mkdir(parents=True, exist_ok=True)
     base_url = base_url if base_url.endswith("/") else base_url + "/"
     columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
     with Progress(*columns, transient=True, disable=not show_progress) as progress:
-        for stem in ALL_FILES:
-            existing = find_member(dest, stem)
+        for member in entry.members:
+            existing = find_member(dest, member)
             if existing is not None:
                 try:
-                    read_member(existing, stem)
+                    verify_file(existing, member, entry)
                     continue
                 except DataError:
                     pass  # a bad copy is replaced below; the rename overwrites it
-            final = dest / f"{stem}.gz"
-            with temporary(dest / f".{stem}.gz.part-{os.getpid()}") as part:
-                _fetch(base_url + f"{stem}.gz", part, progress, timeout, size_cap(stem))
+            final = dest / member.name
+            with temporary(dest / f".{member.name}.part-{os.getpid()}") as part:
+                _fetch(base_url + member.name, part, progress, timeout, size_cap(member))
                 try:
-                    read_member(part, stem)
+                    verify_file(part, member, entry)
                 except DataError as exc:
                     raise DownloadError(
-                        f"downloaded {base_url}{stem}.gz but it does not verify: {exc}"
+                        f"downloaded {base_url}{member.name} but it does not verify: {exc}"
                     ) from None
                 os.replace(part, final)
                 if existing is not None and existing != final:

@@ -153,6 +153,11 @@ def _read_stream(stream: BinaryIO, name: str, check: Callable[[_Header], None]) 
     return _to_array(body, header), digest.hexdigest()
 
 
+def is_gzip(path: Path) -> bool:
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
 def read_idx(path: Path) -> IdxFile:
     """Read, decompress (gzip, decided by the magic bytes, not the name), parse and hash one
     IDX file; the SHA-256 is of the decompressed bytes."""

@@ -1,4 +1,4 @@
-"""Statistics of a split, computed exactly (integer sums over uint8 pixels)."""
+"""Statistics of a split, computed exactly (integer sums over uint8 pixels, channel by channel)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from classicnets.data.fashion_mnist import Split
+from classicnets.data.split import Split
 
 _CHUNK = 10_000
 
@@ -15,20 +15,25 @@ _CHUNK = 10_000
 class SplitStats:
     count: int
     class_counts: list[int]
-    mean: float  # pixel mean on the [0, 1] scale
-    std: float  # pixel standard deviation on the [0, 1] scale (population)
+    mean: tuple[float, ...]  # per-channel pixel mean on the [0, 1] scale
+    std: tuple[float, ...]  # per-channel pixel standard deviation on the [0, 1] scale (population)
 
 
-def split_stats(split: Split) -> SplitStats:
-    total = square = 0
-    for start in range(0, len(split), _CHUNK):
-        chunk = split.images[start : start + _CHUNK].to(torch.int64)
-        total += int(chunk.sum())
-        square += int((chunk * chunk).sum())
-    n = split.images.numel()
-    mean = total / n
-    var = square / n - mean * mean
-    return SplitStats(
-        count=len(split), class_counts=split.class_counts(),
-        mean=mean / 255.0, std=max(var, 0.0) ** 0.5 / 255.0,
-    )
+def channel_stats(images: torch.Tensor) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Per-channel (mean, std) of uint8 images (N, C, H, W) on the [0, 1] scale."""
+    channels = images.shape[1]
+    total = torch.zeros(channels, dtype=torch.int64)
+    square = torch.zeros(channels, dtype=torch.int64)
+    for start in range(0, len(images), _CHUNK):
+        chunk = images[start : start + _CHUNK].to(torch.int64)
+        total += chunk.sum(dim=(0, 2, 3))
+        square += (chunk * chunk).sum(dim=(0, 2, 3))
+    n = max(1, images.numel() // channels)
+    means = [int(t) / n for t in total]
+    stds = [max(int(s) / n - m * m, 0.0) ** 0.5 for s, m in zip(square, means)]
+    return tuple(m / 255.0 for m in means), tuple(s / 255.0 for s in stds)
+
+
+def split_stats(split: Split, classes: int) -> SplitStats:
+    mean, std = channel_stats(split.images)
+    return SplitStats(count=len(split), class_counts=split.class_counts(classes), mean=mean, std=std)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from classicnets.data.batches import BatchIterator
-from classicnets.data.fashion_mnist import Split
+from classicnets.data.split import Split
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models.layers import BookBatchNorm
 from classicnets.reports.figures import plt

@@ -16,22 +16,21 @@ import numpy as np
 import torch
 
 from classicnets.analysis.predict import probabilities
-from classicnets.data.fashion_mnist import load_fashion_mnist
+from classicnets.data.sources import data_for_run
 from classicnets.errors import ClassicnetsError
-from classicnets.inputs import FASHION_MNIST
 from classicnets.experiments.defaults import SEED_INDEX, SHIFT_AXES
 from classicnets.experiments.output import ExperimentOutput, write_experiment
-from classicnets.reports.figures import plt
+from classicnets.reports.figures import picture_for_display, plt
 from classicnets.training.checkpoint import LoadedRun, load_run
 
 
 
 def shift_images(images: torch.Tensor, shift: int, axis: str = "horizontal", wrap: bool = False) -> torch.Tensor:
-    """(N, H, W) images moved `shift` pixels right (horizontal) or down (vertical); what leaves
+    """(N, [C,] H, W) images moved `shift` pixels right (horizontal) or down (vertical); what leaves
     one side comes back on the other with `wrap` (seed 003's np.roll), else the gap is black."""
     if axis not in SHIFT_AXES:
         raise ClassicnetsError(f"unknown axis {axis!r}; choose one of: {', '.join(SHIFT_AXES)}")
-    dim = 2 if axis == "horizontal" else 1
+    dim = images.ndim - 1 if axis == "horizontal" else images.ndim - 2
     if wrap or shift == 0:
         return torch.roll(images, shift, dims=dim)
     size = images.shape[dim]
@@ -81,22 +80,24 @@ def shift_accuracy(run: LoadedRun, images: torch.Tensor, labels: torch.Tensor, s
 
 def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: str = "train", max_shift: int = 5,
                      axis: str = "horizontal", wrap: bool = False, limit: int | None = None,
-                     data_dir: str | None = None) -> ShiftResult:
+                     data_dir: str | None = None, dataset: str | None = None) -> ShiftResult:
+    """The translation test of `runs` (on pictures of the same classes) on the first run's data
+    set, or on `dataset` (the same classes)."""
     if not runs:
         raise ClassicnetsError("name at least one run directory to test")
-    side = FASHION_MNIST.native_size
+    loaded = [load_run(r) for r in runs]
+    data = data_for_run(loaded[0].input, dataset=dataset, data_dir=data_dir)
+    side = data.info.native_size
     if not 0 <= max_shift < side:
         # A shift of the whole side moves the image out of its frame: nothing is left to classify.
         raise ClassicnetsError(f"--max-shift must be from 0 to {side - 1} (the images are {side} px wide), got {max_shift}")
     if split not in ("train", "test"):
         raise ClassicnetsError(f"split must be train or test, got {split!r}")
-    data = load_fashion_mnist(data_dir)
     source = data.train if split == "train" else data.test
     if not 0 <= index < len(source):
         raise ClassicnetsError(f"--index {index} is outside the {split} set (0..{len(source) - 1})")
     test = data.test.head(limit)
     shifts = list(range(-max_shift, max_shift + 1))
-    loaded = [load_run(r) for r in runs]
     names = loaded[0].class_names
     image = source.images[index : index + 1]
     moved = torch.cat([shift_images(image, s, axis, wrap) for s in shifts])
@@ -121,7 +122,7 @@ def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Fig
     rows = [f"{s:+d} px" for s in result.shifts]
     if image is not None:
         ax = fig.add_subplot(grid[0, 0])
-        ax.imshow(image, cmap="gray", vmin=0, vmax=255)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None, vmin=0, vmax=255)
         ax.set_title(f"{result.image['split']} #{result.image['index']}\n{result.image['label']}", fontsize=9)
         ax.axis("off")
     for i, run in enumerate(result.runs):
@@ -149,9 +150,9 @@ def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Fig
 
 
 def run_shift(runs: list[str | Path], *, out_dir: str | Path | None = None, data_dir: str | None = None,
-              **kwargs: Any) -> tuple[ShiftResult, ExperimentOutput]:
-    result = shift_experiment(runs, data_dir=data_dir, **kwargs)
-    data = load_fashion_mnist(data_dir)
+              dataset: str | None = None, **kwargs: Any) -> tuple[ShiftResult, ExperimentOutput]:
+    result = shift_experiment(runs, data_dir=data_dir, dataset=dataset, **kwargs)
+    data = data_for_run(load_run(runs[0]).input, dataset=dataset, data_dir=data_dir)
     source = data.train if result.image["split"] == "train" else data.test
-    image = source.images[result.image["index"]].numpy()
+    image = picture_for_display(source.images[result.image["index"]])
     return result, write_experiment("shift", result.to_dict(), plot_shift(result, image), out_dir)

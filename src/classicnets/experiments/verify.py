@@ -13,12 +13,12 @@ from torch import nn
 
 from classicnets.analysis.spec import describe, numpy_weights
 from classicnets.data.batches import BatchConfig, to_model_input
-from classicnets.data.fashion_mnist import load_fashion_mnist
+from classicnets.data.sources import data_for_run
 from classicnets.data.toy import toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.experiments.defaults import VERIFY_TOLERANCE
 from classicnets.experiments.output import ExperimentOutput, write_experiment
-from classicnets.models import create_model_for_input, list_models
+from classicnets.models import create_model_for_spec, list_models
 from classicnets.models.base import ClassicNet
 from classicnets.numpy_runtime import ops, run_spec
 from classicnets.numpy_runtime.walker import dry_run
@@ -163,7 +163,7 @@ def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None 
     if source in list_models():
         spec = recipe_config(source, "book").input_spec()
         torch.manual_seed(seed)
-        model = create_model_for_input(source, spec.resize, **(model_args or {}))
+        model = create_model_for_spec(source, spec, **(model_args or {}))
         with torch.no_grad():
             _randomise_statistics(model, seed)
         label = f"{source} (random weights, seed {seed})"
@@ -175,7 +175,7 @@ def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None 
                                f"(models: {', '.join(list_models())})")
     if not spec.images:
         return model, toy_4x4()[0][:batch], label
-    images = load_fashion_mnist(data_dir).test.images[:batch]
+    images = data_for_run(spec, data_dir=data_dir).test.images[:batch]
     return model, to_model_input(images, BatchConfig.for_input(spec)), label
 
 

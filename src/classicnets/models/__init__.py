@@ -10,7 +10,8 @@ from classicnets.models.layers import BookBatchNorm
 from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
 from classicnets.zoo import NAMES
 from classicnets.models.registry import (
-    ModelConfig, create_model, create_model_for_input, get_model_config, list_models, model_arguments,
+    ModelConfig, create_model, create_model_for_input, create_model_for_spec, get_model_config, list_models,
+    model_arguments,
     smallest_input_side,
 )
 
@@ -19,6 +20,6 @@ if tuple(list_models()) != NAMES:
 
 __all__ = [
     "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",
-    "create_model", "create_model_for_input", "fashion_network_sequential", "get_model_config", "init_book_weights", "init_kaiming_weights",
+    "create_model", "create_model_for_input", "create_model_for_spec", "fashion_network_sequential", "get_model_config", "init_book_weights", "init_kaiming_weights",
     "list_models", "model_arguments", "smallest_input_side", "top_level_layers",
 ]

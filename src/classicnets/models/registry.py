@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from classicnets.errors import ClassicnetsError, InputSizeError, ModelError
+from classicnets.inputs import InputSpec, outputs_fit
 from classicnets.models.base import smallest_working_size, too_small
 from classicnets.models.layers import resolve_activation
 
@@ -110,6 +111,17 @@ def create_model_for_input(name: str, side: int, **kwargs: object) -> nn.Module:
     if side < minimum:
         raise too_small(name, side, side, minimum)
     return model
+
+
+def create_model_for_spec(name: str, spec: InputSpec, **kwargs: object) -> nn.Module:
+    """Build `name` for a run's input: its side, its channels and (unless the arguments say
+    otherwise) one output per class, or the builder's single sigmoid output for two classes."""
+    classes = len(spec.class_names)
+    kwargs.setdefault("in_channels", spec.channels)
+    default = model_arguments(name)["num_classes"].default
+    if not outputs_fit(default, classes):
+        kwargs.setdefault("num_classes", classes)
+    return create_model_for_input(name, spec.resize, **kwargs)
 
 
 def smallest_input_side(name: str, **kwargs: object) -> int:

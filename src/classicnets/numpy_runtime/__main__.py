@@ -29,7 +29,7 @@ def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[di
     results, pictures, failed = [], [], False
     for path in paths:
         try:
-            pictures.append(read_picture(path))
+            pictures.append(read_picture(path, model.input))
             results.append({"path": path, "top": [], "error": None})
         except ClassicnetsError as exc:
             results.append({"path": path, "top": [], "error": str(exc)})

@@ -52,10 +52,17 @@ class ExportedModel:
         return list(self.input.class_names)
 
     def prepare(self, images: np.ndarray) -> np.ndarray:
-        """uint8 images (N, H, W) -> the normalised, resized float input (N, 1, S, S)."""
+        """uint8 images (N, C, H, W) (or (N, H, W) for one channel) -> the normalised, resized
+        float input (N, C, S, S), channel by channel as the run was trained."""
         spec = self.input
-        x = images.astype(np.float32)[:, None] / 255.0
-        x = (x - spec.mean) / spec.std
+        if images.ndim == 3 and spec.channels == 1:
+            images = images[:, None]
+        if images.ndim != 4 or images.shape[1:] != (spec.channels, spec.native_size, spec.native_size):
+            raise SpecError(f"expected images ({spec.channels}, {spec.native_size}, {spec.native_size}) as the "
+                            f"export's data set has, got {images.shape[1:]}")
+        mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
+        std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
+        x = (images.astype(np.float32) / 255.0 - mean) / std
         resize = spec.resize
         if resize != x.shape[-1]:
             if resize < x.shape[-1]:
@@ -64,7 +71,7 @@ class ExportedModel:
         return x
 
     def logits(self, images: np.ndarray) -> np.ndarray:
-        """The network's output (N, K) for uint8 images (N, H, W)."""
+        """The network's output (N, K) for uint8 images (N, C, H, W)."""
         raise NotImplementedError
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:

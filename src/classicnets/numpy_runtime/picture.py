@@ -1,5 +1,10 @@
-"""Turning a user's own picture into a Fashion-MNIST-like image, with NumPy and PIL only
-(the PyTorch-free runtime reads pictures too).
+"""Turning a user's own picture into one of a run's images, with NumPy and PIL only (the
+PyTorch-free runtime reads pictures too). Two ways, as the run's data set says (`InputSpec.picture`):
+
+- "plain" (CIFAR-10, a folder or arrays of your own): decoded, converted to the run's channels
+  (colour to grey, grey to colour), resized to its side. A folder's pictures were read by this
+  same function, so a picture is prepared exactly as the run's training pictures were.
+- "object" (the MNIST family), described below.
 
 Fashion-MNIST items are light on a black background, trimmed to the object and scaled so
 the longest side fills the 28x28 frame. A photo of a shirt on a white table is the opposite
@@ -14,7 +19,9 @@ behind a dark one), so the object stays visible whatever its colour.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -22,9 +29,11 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from classicnets.errors import DataError
 from classicnets.fileio import NotARegularFile, open_regular
-from classicnets.inputs import FASHION_MNIST
+from classicnets.inputs import FASHION_MNIST, InputSpec
 
 IMAGE_SIZE = FASHION_MNIST.native_size
+_HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_GREY = ("1", "L", "LA", "La", *_HIGH_DEPTH)
 _FOREGROUND = 40  # gray level (after polarity fix) above which a pixel belongs to the object
 
 
@@ -37,7 +46,7 @@ def grayscale(image: Image.Image) -> np.ndarray:
     """Any PIL image -> float32 gray levels on the 0..255 scale, transparency composited."""
     if image.mode == "P":  # through the palette (and its transparent entry, if any)
         image = image.convert("RGBA" if "transparency" in image.info else "RGB")
-    if image.mode in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+    if image.mode in _HIGH_DEPTH:
         values = np.asarray(image, dtype=np.float64)
         peak = values.max(initial=0)
         if image.mode.startswith("I;16") or (image.mode == "I" and peak > 255):
@@ -79,10 +88,38 @@ def picture_array(image: Image.Image) -> np.ndarray:
     return np.asarray(resized, dtype=np.uint8).copy()
 
 
-def read_picture(path: str | Path) -> np.ndarray:
-    """Read an image file (PNG, JPEG, ...) and convert it, upright as the camera's EXIF
-    orientation says; a clear error if it is not one. Only regular files are opened: a FIFO
-    would block forever, a device never end."""
+def is_colour(image: Image.Image) -> bool:
+    """Whether a picture (opened, not necessarily decoded) has colour: by its mode, and for a
+    palette picture by whether any palette entry is not grey."""
+    if image.mode in _GREY:
+        return False
+    if image.mode in ("P", "PA"):
+        palette = np.asarray(image.getpalette() or [], dtype=np.int64).reshape(-1, 3)
+        return bool((palette != palette[:, :1]).any())
+    return True
+
+
+def plain_array(image: Image.Image, channels: int, side: int) -> np.ndarray:
+    """A PIL image of any size and mode -> uint8 array (channels, side, side): grey through
+    `grayscale`, colour with transparency over black, resized (bilinear) when its size differs."""
+    if channels == 1 or image.mode in _HIGH_DEPTH:
+        converted = Image.fromarray(np.rint(grayscale(image)).astype(np.uint8))
+        if channels == 3:
+            converted = converted.convert("RGB")
+    else:
+        rgba = image.convert("RGBA")
+        converted = Image.alpha_composite(Image.new("RGBA", rgba.size, (0, 0, 0, 255)), rgba).convert("RGB")
+    if converted.size != (side, side):
+        converted = converted.resize((side, side), Image.Resampling.BILINEAR)
+    array = np.asarray(converted, dtype=np.uint8)
+    return (array[None] if array.ndim == 2 else array.transpose(2, 0, 1)).copy()
+
+
+@contextlib.contextmanager
+def open_picture(path: str | Path) -> Iterator[Image.Image]:
+    """An image file, opened (its header read, nothing decoded yet) and closed after; a clear
+    `DataError` if it is not one. Only regular files are opened: a FIFO would block forever, a
+    device never end."""
     path = Path(path)
     try:
         fd = open_regular(path)
@@ -94,9 +131,23 @@ def read_picture(path: str | Path) -> np.ndarray:
         raise DataError(f"{path}: cannot open it ({exc.strerror or exc})") from None
     try:
         with os.fdopen(fd, "rb") as handle, Image.open(handle) as image:
-            image.load()
-            return picture_array(ImageOps.exif_transpose(image))
+            yield image
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image file PIL can read (PNG, JPEG, ...)") from None
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
         raise DataError(f"{path}: cannot read the image ({exc})") from None
+
+
+def decode(image: Image.Image) -> Image.Image:
+    """The picture's pixels, upright as the camera's EXIF orientation says."""
+    image.load()
+    return ImageOps.exif_transpose(image)
+
+
+def read_picture(path: str | Path, spec: InputSpec) -> np.ndarray:
+    """Read an image file (PNG, JPEG, ...) as one of `spec`'s images: uint8 (C, H, W) at the
+    data set's own side, before normalisation and resize."""
+    with open_picture(path) as image:
+        if spec.picture == "object":
+            return picture_array(decode(image))[None]
+        return plain_array(decode(image), spec.channels, spec.native_size)

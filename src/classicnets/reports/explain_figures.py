@@ -15,7 +15,7 @@ import torch
 
 from classicnets.analysis.explain import Explanation, explain_images, first_layer_filters
 from classicnets.analysis.receptive import LayerField, receptive_fields
-from classicnets.data.images import load_image
+from classicnets.numpy_runtime.picture import read_picture
 from classicnets.fileio import write_text_atomic
 from classicnets.reports.figures import plt, save_figure
 from classicnets.training.checkpoint import LoadedRun, load_run
@@ -87,7 +87,7 @@ class ExplainReport:
 
 def explain(run: LoadedRun | str | Path, images: Sequence[str | Path] | torch.Tensor,
             out_dir: str | Path | None = None) -> ExplainReport:
-    """Explain image files (or uint8 images (N, 28, 28)) with a run: receptive fields, the first
+    """Explain image files (or uint8 images of the run's data set, (N, C, H, W)) with a run: receptive fields, the first
     layer's filters, and per image its feature maps, Grad-CAM and saliency. Figures and
     explain.json go to `out_dir` (default RUN_DIR/explain); in Jupyter, show them with
     `IPython.display.Image(filename=...)` or look at `report.explanations`."""
@@ -97,7 +97,9 @@ def explain(run: LoadedRun | str | Path, images: Sequence[str | Path] | torch.Te
         pixels = images
     else:
         sources, names = [str(p) for p in images], [Path(p).stem for p in images]
-        pixels = torch.stack([load_image(p) for p in images]) if images else torch.empty(0, 28, 28, dtype=torch.uint8)
+        spec = loaded.input
+        pixels = (torch.stack([torch.from_numpy(read_picture(p, spec)) for p in images]) if images
+                  else torch.empty(0, *spec.shape[:1], spec.native_size, spec.native_size, dtype=torch.uint8))
     explanations = explain_images(loaded, pixels)  # every image read before any file is written
     out = Path(out_dir) if out_dir is not None else loaded.run_dir / "explain"
     fields = receptive_fields(loaded.model, loaded.input.resize)

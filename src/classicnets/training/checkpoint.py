@@ -21,8 +21,8 @@ from torch import nn
 
 from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
 from classicnets.fileio import NotARegularFile, WriteError, atomic_path, open_regular
-from classicnets.inputs import InputSpec, outputs_fit
-from classicnets.models.registry import create_model_for_input, list_models
+from classicnets.inputs import InputSpec, get_dataset, outputs_fit
+from classicnets.models.registry import create_model_for_spec, list_models
 from classicnets.training.config import PRECISIONS
 from classicnets.training.inference import Inference
 from classicnets.validation import Invalid, integer, mapping, parse_json, text
@@ -219,7 +219,7 @@ def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
                                for value in (meta.get("config"), meta.get("input"), meta.get("model_args")))
     model_args.pop("input_size", None)
     try:
-        spec = InputSpec.create(config.get("dataset", "fashion-mnist"), resize=old.get("resize"),
+        spec = InputSpec.create(get_dataset(config.get("dataset", "fashion-mnist")), resize=old.get("resize"),
                                 mean=old.get("mean", 0.0), std=old.get("std", 1.0))
     except ClassicnetsError:
         return meta
@@ -235,7 +235,7 @@ def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn
     meta, spec = checkpoint.meta, checkpoint.input
     try:
         with torch.device("meta"):
-            skeleton = create_model_for_input(meta["model"], spec.resize, **meta.get("model_args", {}))
+            skeleton = create_model_for_spec(meta["model"], spec, **meta.get("model_args", {}))
     except ModelError as exc:
         raise CheckpointError(f"{source}: {exc}") from None
     _check_shapes(skeleton, checkpoint, source)
@@ -243,7 +243,7 @@ def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn
     if not outputs_fit(outputs, len(spec.class_names)):
         raise CheckpointError(f"{source}: the network has {outputs} outputs but the run names "
                               f"{len(spec.class_names)} classes: the file is damaged or not ours")
-    model = create_model_for_input(meta["model"], spec.resize, **meta.get("model_args", {}))
+    model = create_model_for_spec(meta["model"], spec, **meta.get("model_args", {}))
     load_weights(model, checkpoint, source)
     return model
 

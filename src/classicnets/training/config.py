@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from classicnets.errors import ClassicnetsError
-from classicnets.inputs import DATASETS, MAX_RESIZE, InputSpec, outputs_fit
+
+if TYPE_CHECKING:
+    from classicnets.data.request import DataRequest
+from classicnets.inputs import MAX_RESIZE, Dataset, InputSpec, check_dataset_name, get_dataset, outputs_fit, user_kind
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -32,7 +35,11 @@ class TrainConfig:
     model: str = "lenet"
     model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments (JSON values)
     recipe: str = "book"  # where the defaults came from: "book", "fast" or "custom"
-    dataset: str = "fashion-mnist"  # "toy4x4": seed 003's two 4x4 images (tiny_cnn)
+    dataset: str = "fashion-mnist"  # mnist, kmnist, cifar10, folder:PATH, npz:FILE; "toy4x4": seed 003's (tiny_cnn)
+    channels: int | None = None  # folder: 1 (grey) or 3 (colour); None: chosen from the pictures
+    image_size: int | None = None  # folder: every picture resized to this side; None: their own square size
+    test_fraction: float = 0.2  # folder without train/ and test/: the share of each class held out for testing
+    strict: bool = False  # folder: an unreadable file is an error, not skipped and listed
     epochs: int = 10
     batch_size: int = 256
     lr: float = 0.9
@@ -45,8 +52,8 @@ class TrainConfig:
     loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
     init: str = "xavier"  # the book's Xavier-uniform init, PyTorch's "default", or He's "kaiming"
     resize: int | None = None  # square side fed to the network (and built for); None keeps the native size
-    mean: float = 0.0  # input normalisation on the [0, 1] scale; d2l feeds ToTensor() output
-    std: float = 1.0
+    mean: float | None = 0.0  # input normalisation on the [0, 1] scale, every channel; None: the data set's own
+    std: float | None = 1.0  # statistics, channel by channel. d2l feeds ToTensor() output: 0 and 1
     augment: bool = False  # random horizontal flips, and random crops after zero padding by crop_padding px
     crop_padding: int = 2
     limit: int | None = None  # use the first N training (and at most N test) examples
@@ -73,9 +80,30 @@ class TrainConfig:
             self.model_args = {k: v for k, v in self.model_args.items() if k != "input_size"}
             self.resize = side
 
+    def data_request(self) -> "DataRequest":
+        from classicnets.data.request import DataRequest
+
+        return DataRequest(self.dataset, data_dir=self.data_dir, channels=self.channels,
+                           image_size=self.image_size, test_fraction=self.test_fraction, strict=self.strict)
+
+    def dataset_info(self) -> Dataset:
+        """The data set's facts: the catalog's, or, for a user's own, read from the data."""
+        if user_kind(self.dataset) is None:
+            return get_dataset(self.dataset)
+        from classicnets.data.sources import load_data
+
+        return load_data(self.data_request()).info
+
     def input_spec(self) -> InputSpec:
         """What this run feeds its network: the one description every later reader gets."""
-        return InputSpec.create(self.dataset, resize=self.resize, mean=self.mean, std=self.std)
+        info = self.dataset_info()
+        if user_kind(self.dataset) is None:
+            return InputSpec.create(info, resize=self.resize, mean=self.mean, std=self.std)
+        from classicnets.data.sources import load_data
+
+        data = load_data(self.data_request())
+        return InputSpec.create(info, resize=self.resize, mean=self.mean, std=self.std,
+                                fingerprint=data.fingerprint, test_fraction=data.test_fraction)
 
     def validate(self) -> "TrainConfig":
         """Check every field; raise one clear error naming the first bad one."""
@@ -91,8 +119,7 @@ class TrainConfig:
                 raise bad(f.name, value, "a finite number")
 
         for name, choices in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("loss", LOSSES),
-                              ("init", INITS), ("dataset", DATASETS),
-                              ("precision", PRECISIONS)):
+                              ("init", INITS), ("precision", PRECISIONS)):
             if getattr(self, name) not in choices:
                 raise bad(name, getattr(self, name), "one of " + ", ".join(choices))
         for name in ("epochs", "batch_size"):
@@ -106,20 +133,26 @@ class TrainConfig:
             raise bad("resize", self.resize, f"a side from 1 to {MAX_RESIZE} pixels (the book's largest is 224)")
         if not 0 <= self.seed <= MAX_SEED:
             raise bad("seed", self.seed, f"an integer from 0 to {MAX_SEED}")
-        native = DATASETS[self.dataset].native_size
-        if not DATASETS[self.dataset].images and self.resize not in (None, native):
+        check_dataset_name(self.dataset)
+        self.data_request()  # the folder's options, checked by their owner
+        info = self.dataset_info()
+        native = info.native_size
+        if not info.images and self.resize not in (None, native):
             raise bad("resize", self.resize, f"nothing: {self.model} trains on {self.dataset}'s fixed {native}x{native} images")
         if not 0 <= self.crop_padding <= native:
             raise bad("crop_padding", self.crop_padding, f"a number of pixels from 0 to {native}")
-        if self.flip_tta and not DATASETS[self.dataset].images:
+        if self.flip_tta and not info.images:
             raise bad("flip_tta", self.flip_tta, f"False: {self.dataset} has no images to mirror")
         if self.limit is not None and self.limit < 1:
             raise bad("limit", self.limit, "a positive number of examples")
-        classes = DATASETS[self.dataset].class_names
+        classes = info.class_names
         wanted = self.model_args.get("num_classes", len(classes))
         if isinstance(wanted, bool) or not isinstance(wanted, int) or not outputs_fit(wanted, len(classes)):
             raise bad("arg", f"num_classes={wanted!r}", f"nothing, or num_classes={len(classes)}: {self.dataset} "
                       f"has {len(classes)} classes, and the network needs one output for each")
+        if self.loss == "bce" and len(classes) != 2:
+            raise bad("loss", self.loss, f"cross_entropy: bce gives one sigmoid output, for two classes, and "
+                      f"{self.dataset} has {len(classes)}")
         if not self.save_every > 0:
             raise bad("save_every", self.save_every, "a positive number of seconds")
         if self.val_size < 0:

@@ -30,12 +30,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from torch import nn
 
 from classicnets import __version__
-from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist, split_validation
+from classicnets.data import BatchConfig, BatchIterator, load_data, split_validation
 from classicnets.data.toy import TensorBatches, toy_4x4
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import write_text_atomic
-from classicnets.inputs import TOY_4X4
-from classicnets.models import create_model_for_input, get_model_config, init_book_weights, init_kaiming_weights
+from classicnets.inputs import TOY_4X4, user_kind
+from classicnets.models import create_model_for_spec, get_model_config, init_book_weights, init_kaiming_weights
 from classicnets.reports.curves import plot_curves
 from classicnets.reports.notebook import LiveImage, NotebookProgress, in_notebook
 from classicnets.training.checkpoint import (Checkpoint, CheckpointError, load_weights, read_checkpoint,
@@ -47,7 +47,7 @@ from classicnets.training.inference import Inference
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
 from classicnets.training.recipes import recipe_config
-from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, append_metrics, check_not_a_file, claim,
+from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, SKIPPED, append_metrics, check_not_a_file, claim,
                                         read_metrics, refuse_to_replace, remove_run_files, run_config, write_metrics)
 from classicnets.training.step import Batches, TrainingParts, scheduled_lr, train_step
 from classicnets.training.stopping import LossWatch, StopRequest, TrainingInterrupted, diverged
@@ -128,7 +128,7 @@ def make_batches(config: TrainConfig, device: torch.device, show_progress: bool 
         x, y = toy_4x4()
         return (TensorBatches(x, y, train_cfg.batch_size, device=device),
                 TensorBatches(x, y, eval_cfg.batch_size, device=device))
-    data = load_fashion_mnist(config.data_dir, show_progress=show_progress)
+    data = load_data(config.data_request(), show_progress=show_progress)
     train_split, test_split = data.train, data.test
     if config.val_size:
         train_split, test_split = split_validation(data.train, config.val_size, seed=config.seed)
@@ -216,7 +216,7 @@ def build_training(config: TrainConfig, device: torch.device, show_progress: boo
     train_batches, test_batches = make_batches(config, device, show_progress, world)
     check_fits(config.model, spec, config.model_args, config.batch_size // world.size, device)
     torch.manual_seed(config.seed)
-    model = create_model_for_input(config.model, spec.resize, **config.model_args)
+    model = create_model_for_spec(config.model, spec, **config.model_args)
     if config.init == "xavier":
         init_book_weights(model)
     elif config.init == "kaiming":
@@ -369,6 +369,7 @@ def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | 
                 write_text_atomic(run_dir / CONFIG, json.dumps(
                     {"config": config.to_dict(), "environment": environment(device, world, config.precision),
                      "command": sys.argv}, indent=2))
+                _record_skipped(config, run_dir, log)
             position, metrics = _Position.start(0, 0, device), []
         else:
             position = _Position.from_checkpoint(checkpoint, device, config.epochs, len(parts.train_batches))
@@ -384,6 +385,21 @@ def _run(config: TrainConfig, world: World, device: torch.device, *, out: str | 
                 + (f" on {world.size} processes" if world.distributed else ""))
         return _train(parts, run_dir, position, metrics, watch, started=started, show_progress=show_progress,
                       log=log, stop_after_epoch=stop_after_epoch, on_epoch_end=on_epoch_end, writer_class=writer_class)
+
+
+def _record_skipped(config: TrainConfig, run_dir: Path, log: Callable[[str], None]) -> None:
+    """A folder's pictures that could not be read: listed in the run (SKIPPED) and counted."""
+    if user_kind(config.dataset) != "folder":
+        return
+    data = load_data(config.data_request())
+    info = data.info
+    log(f"{config.dataset}: {len(data.train):,} training and {len(data.test):,} test pictures of "
+        f"{len(info.class_names)} classes, read as {'colour' if info.channels == 3 else 'grey'} "
+        f"{info.native_size}x{info.native_size}" + ("" if config.channels and config.image_size else
+                                                   " (chosen from the pictures; --channels and --image-size change it)"))
+    if data.skipped:
+        write_text_atomic(run_dir / SKIPPED, "".join(f"{path}\t{why}\n" for path, why in data.skipped))
+        log(f"skipped {len(data.skipped):,} files that are not pictures it can read: listed in {run_dir / SKIPPED}")
 
 
 def _checkpointed_metrics(run_dir: Path, checkpoint: Checkpoint, rewrite: bool = True) -> list[dict[str, Any]]:

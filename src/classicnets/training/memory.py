@@ -13,7 +13,7 @@ from torch import nn
 
 from classicnets.errors import ClassicnetsError
 from classicnets.inputs import InputSpec
-from classicnets.models import create_model_for_input
+from classicnets.models import create_model_for_spec
 
 _FLOAT = 4  # bytes: float32, an upper bound (bf16 autocast, on CUDA or a CPU with native bf16, halves the activations)
 
@@ -32,10 +32,10 @@ class Footprint:
         return _FLOAT * (4 * self.parameters + 2 * batch_size * self.activations)
 
 
-def footprint(model: str, side: int, model_args: dict[str, object], in_channels: int = 1) -> Footprint:
-    """Build `model` for `side` on the meta device and run one example through it."""
+def footprint(model: str, spec: InputSpec, model_args: dict[str, object]) -> Footprint:
+    """Build `model` for `spec`'s input on the meta device and run one example through it."""
     with torch.device("meta"):
-        net = create_model_for_input(model, side, **model_args)
+        net = create_model_for_spec(model, spec, **model_args)
     total = 0
 
     def count(_module: nn.Module, _inputs: object, output: object) -> None:
@@ -48,7 +48,7 @@ def footprint(model: str, side: int, model_args: dict[str, object], in_channels:
     try:
         net.eval()
         with torch.no_grad():
-            net(torch.empty(1, in_channels, side, side, device="meta"))
+            net(torch.empty(1, *spec.shape, device="meta"))
     finally:
         for handle in handles:
             handle.remove()
@@ -71,7 +71,7 @@ def check_fits(model: str, spec: InputSpec, model_args: dict[str, object], batch
                device: torch.device) -> None:
     """Raise a clear error if training `model` on `spec`'s input with `batch_size` cannot fit `device`."""
     side = spec.resize
-    need = footprint(model, side, model_args, spec.channels).training_bytes(batch_size)
+    need = footprint(model, spec, model_args).training_bytes(batch_size)
     have = available_bytes(device)
     if need > have:
         raise ClassicnetsError(

@@ -44,14 +44,14 @@ BOOK: dict[str, dict[str, Any]] = {
 }
 
 # Fast recipes: the book's networks (their layers; the classifier sized to the input) at the
-# fewest pixels they take, Nesterov SGD with a one-cycle schedule, label smoothing, normalised
-# inputs and a few epochs, sized so that each reaches the book's test accuracy (BOOK_READINGS)
+# fewest pixels they take, Nesterov SGD with a one-cycle schedule, label smoothing, inputs
+# normalised by the data set's own per-channel statistics and a few epochs, sized so that each reaches the book's test accuracy (BOOK_READINGS)
 # in about 5 minutes on 2 CPU cores (measured by benchmarks/tta.py, results in
 # benchmarks/results/tta.json). The deep ReLU networks without BatchNorm (AlexNet, VGG, NiN,
 # GoogLeNet) start from He's init: with PyTorch's default one NiN sits at chance (its signal
 # shrinks ~80-fold over its 12 convs), and the others learn slowly.
 _FAST = {"optimizer": "nesterov", "momentum": 0.9, "schedule": "onecycle", "label_smoothing": 0.1,
-         "init": "default", "mean": 0.2860, "std": 0.3530, "weight_decay": 5e-4}
+         "init": "default", "mean": None, "std": None, "weight_decay": 5e-4}
 _HE = {**_FAST, "init": "kaiming"}
 # seed 000's narrow VGG (every block's channels divided by 4), for all four depths.
 _NARROW_VGG = {**_HE, "lr": 0.05, "batch_size": 128, "resize": 32, "model_args": {"width_ratio": 4}}

@@ -31,7 +31,8 @@ from classicnets.validation import mapping, parse_json
 LOCK_FILE = ".lock"
 CONFIG, METRICS, LAST, FINAL = "config.json", "metrics.jsonl", "last.safetensors", "model.safetensors"
 # What a fresh run writes; replaced when a run starts over in the same directory.
-RUN_FILES = (CONFIG, METRICS, LAST, FINAL, "curves.png", "confusion.png")
+SKIPPED = "skipped.txt"  # a folder's files that are not pictures it could read, one per line with why
+RUN_FILES = (CONFIG, METRICS, LAST, FINAL, SKIPPED, "curves.png", "confusion.png")
 
 _held: dict[Path, int] = {}  # directories this process holds -> nesting depth (resume claims, then run)
 
