@@ -231,6 +231,20 @@ def test_a_colour_run_exports_to_onnx_and_npz_that_agree_with_pytorch(cifar_run,
         assert document["check"]["same_predictions"] and document["check"]["max_abs_diff_probability"] < 1e-4
 
 
+def test_explain_shift_and_verify_work_on_a_colour_run_without_further_flags(cifar_run, cifar_dir, tmp_path, capsys):
+    pytest.importorskip("captum")
+    picture = tmp_path / "colour.png"
+    Image.fromarray(_load_unverified(cifar_dir).test.images[3].numpy().transpose(1, 2, 0)).save(picture)
+    out = tmp_path / "out"
+    assert main(["explain", str(cifar_run), str(picture), "--out", str(out / "explain"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["input"]["channels"] == 3
+    assert main(["shift", str(cifar_run), "--index", "0", "--limit", "100", "--data-dir", str(cifar_dir),
+                 "--out", str(out), "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["runs"][0]["accuracy"]) == 11
+    assert main(["verify", str(cifar_run), "--data-dir", str(cifar_dir), "--out", str(out), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["passed"]
+
+
 @pytest.mark.parametrize("model", ["mlp", "tiny_cnn", "lenet", "lenet_bn", "alexnet", "vgg11", "vgg13", "vgg16",
                                    "vgg19", "nin", "googlenet", "resnet18", "resnet34", "densenet"])
 def test_every_network_builds_trains_a_batch_and_predicts_a_picture_in_colour(model, unverified_cifar, tmp_path):

@@ -25,7 +25,7 @@ from classicnets.inputs import CIFAR10, FASHION_MNIST, InputSpec
 from classicnets.numpy_runtime.picture import read_picture
 from conftest import idx_bytes
 
-FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+FUZZ = settings(max_examples=700, deadline=None, suppress_health_check=list(HealthCheck))
 SECONDS = 5.0  # the slowest honest case here takes milliseconds
 GROWTH = 400 << 20  # peak memory may grow by this much over all the cases of one reader
 
