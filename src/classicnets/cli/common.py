@@ -82,6 +82,11 @@ def positive_float(text: str) -> float:
     return value
 
 
+def plural(count: int, noun: str) -> str:
+    """'1 file', '3 files'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 def human_count(n: float) -> str:
     for unit, scale in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
         if abs(n) >= scale:

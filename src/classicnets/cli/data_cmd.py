@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-from classicnets.cli.common import console, err_console, positive_int, print_json
+from classicnets.cli.common import console, err_console, plural, positive_int, print_json
 from classicnets.inputs import DATASETS, user_kind
 
 if TYPE_CHECKING:
@@ -104,8 +104,8 @@ def run_data(args: argparse.Namespace) -> int:
         console.print(f"fingerprint {data.fingerprint[:16]} (names, sizes and times of its files)"
                       + (f"; test split: {data.test_fraction:g} of each class, seeded" if data.test_fraction else ""))
     if data.skipped:
-        console.print(f"skipped {len(data.skipped):,} files that are not pictures it can read, e.g. {data.skipped[0][0]}: "
-                      f"{data.skipped[0][1]}")
+        console.print(f"skipped {plural(len(data.skipped), 'file')} it could not read as a picture, e.g. "
+                      f"{data.skipped[0][1]}", markup=False)
     table = Table(title="class balance")
     table.add_column("label", justify="right")
     table.add_column("class")

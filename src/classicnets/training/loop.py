@@ -399,7 +399,9 @@ def _record_skipped(config: TrainConfig, run_dir: Path, log: Callable[[str], Non
                                                    " (chosen from the pictures; --channels and --image-size change it)"))
     if data.skipped:
         write_text_atomic(run_dir / SKIPPED, "".join(f"{path}\t{why}\n" for path, why in data.skipped))
-        log(f"skipped {len(data.skipped):,} files that are not pictures it can read: listed in {run_dir / SKIPPED}")
+        count = len(data.skipped)
+        log(f"skipped {count:,} file{'s' if count != 1 else ''} it could not read as a picture: listed in "
+            f"{run_dir / SKIPPED}")
 
 
 def _checkpointed_metrics(run_dir: Path, checkpoint: Checkpoint, rewrite: bool = True) -> list[dict[str, Any]]:
