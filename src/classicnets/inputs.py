@@ -7,7 +7,7 @@ No PyTorch here: the NumPy runtime reads the same description.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from classicnets.errors import ClassicnetsError
@@ -219,9 +219,6 @@ class InputSpec:
         return cls(dataset=values["dataset"], class_names=tuple(names), native_size=values["native_size"],
                    channels=channels, resize=values["resize"], mean=norm["mean"], std=norm["std"],
                    fingerprint=values.get("fingerprint", ""), test_fraction=values.get("test_fraction", 0.0))
-
-    def with_resize(self, resize: int) -> "InputSpec":
-        return replace(self, resize=resize)
 
 
 def check_class_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:
