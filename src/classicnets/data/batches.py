@@ -12,6 +12,7 @@ distributed run can take its shard of the same permutation.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -81,15 +82,23 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return torch.where(flip[:, None, None, None], images.flip(-1), images)
 
 
+@functools.lru_cache(maxsize=16)
+def _channel_affine(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(1 / (255 std), mean / std) per channel as (C, 1, 1) tensors on `device`, made once, not
+    copied to the device with every batch."""
+    std_t = torch.tensor(std, dtype=torch.float64)[:, None, None]
+    mean_t = torch.tensor(mean, dtype=torch.float64)[:, None, None]
+    return (1.0 / (255.0 * std_t)).float().to(device), (mean_t / std_t).float().to(device)
+
+
 def to_model_input(images: torch.Tensor, config: BatchConfig) -> torch.Tensor:
     """uint8 (B, C, H, W) -> normalised float (B, C, S, S) in the configured dtype and layout."""
     x = images.to(torch.float32)
     if len(config.mean) == 1:  # one channel: two scalar operations, as fast as before colour
         x = x.mul_(1.0 / (255.0 * config.std[0])).sub_(config.mean[0] / config.std[0])
     else:
-        std = torch.tensor(config.std, device=x.device)[:, None, None]
-        mean = torch.tensor(config.mean, device=x.device)[:, None, None]
-        x = x.mul_(1.0 / (255.0 * std)).sub_(mean / std)
+        scale, shift = _channel_affine(config.mean, config.std, x.device)
+        x = x.mul_(scale).sub_(shift)
     if config.resize is not None and config.resize != x.shape[-1]:
         # Normalising first is exact (bilinear weights sum to 1) and cheaper when upsampling.
         x = F.interpolate(
