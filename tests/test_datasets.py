@@ -352,7 +352,7 @@ def test_bad_folders_and_arrays_are_one_line_and_nothing_is_written(tmp_path, ca
     images = fashion.train.images[:20, 0].numpy()
     labels = fashion.train.labels[:20].numpy()
     cases["labels out of range"] = (f"npz:{save_npz(tmp_path / 'a.npz', images, labels, images, labels + 5, class_names=np.array(fashion.info.class_names))}",
-                                    "outside 0..9")
+                                    "out of range 0..9")
     cases["floats"] = (f"npz:{save_npz(tmp_path / 'b.npz', images / 255.0, labels, images, labels)}", "uint8")
     cases["pickle"] = (f"npz:{save_npz(tmp_path / 'c.npz', np.array([object()] * 3, dtype=object), labels, images, labels)}",
                        "Python objects")

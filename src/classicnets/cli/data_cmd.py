@@ -16,6 +16,8 @@ if TYPE_CHECKING:
 
 DATASET_HELP = (f"{', '.join(n for n in DATASETS if DATASETS[n].images)}; folder:PATH (your pictures, PATH/CLASS/* or "
                 "PATH/train/CLASS/* and PATH/test/CLASS/*) or npz:FILE (x_train, y_train, x_test, y_test)")
+# The options that say how a folder of pictures is read (TrainConfig and DataRequest fields).
+FOLDER_OPTIONS = ("channels", "image_size", "test_fraction", "strict")
 # How far a named data set's recomputed statistics may be from the catalog's (4 decimals are published).
 STATS_TOLERANCE = 6e-4
 
@@ -62,7 +64,7 @@ def resolve_data_dir(args: argparse.Namespace, dataset: str | None = None) -> st
 def data_request(args: argparse.Namespace, dataset: str) -> "DataRequest":
     from classicnets.data.request import DataRequest
 
-    options = {k: getattr(args, k, None) for k in ("channels", "image_size", "test_fraction", "strict")}
+    options = {k: getattr(args, k, None) for k in FOLDER_OPTIONS}
     return DataRequest(dataset, data_dir=resolve_data_dir(args, dataset),
                        **{k: v for k, v in options.items() if v is not None})
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 
 from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
-from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
+from classicnets.cli.data_cmd import FOLDER_OPTIONS, add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.policy import JsonList
 from classicnets.training.config import INITS, OPTIMIZERS, PRECISIONS, SCHEDULES
@@ -29,8 +29,7 @@ if TYPE_CHECKING:
 
 _OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
               "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn",
-              "precision", "flip_tta", "channels_last", "crop_padding", "dataset", "channels", "image_size",
-              "test_fraction", "strict")
+              "precision", "flip_tta", "channels_last", "crop_padding", "dataset", *FOLDER_OPTIONS)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -151,7 +150,7 @@ def run_speedrun(args: argparse.Namespace) -> int:
     log = log_printer(args.json)
     result = speedrun(args.model, out=args.out, overwrite=args.overwrite, show_progress=not args.quiet, log=log,
                       epochs=args.epochs, seed=args.seed, data_dir=resolve_data_dir(args, args.dataset or "fashion-mnist"),
-                      **{k: getattr(args, k) for k in ("dataset", "channels", "image_size", "test_fraction", "strict")})
+                      **{k: getattr(args, k) for k in ("dataset", *FOLDER_OPTIONS)})
     if args.json:
         print_json({"model": result.model, "recipe": result.recipe, "test_acc": result.test_acc,
                     "seconds": result.seconds, "device": result.device})

@@ -8,7 +8,6 @@ small forged file cannot make the reader allocate gigabytes.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import zipfile
 import zlib
@@ -17,8 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from classicnets.data.catalog import file_digest
 from classicnets.data.named import Data, DataSource
-from classicnets.data.split import Split, check_splits
+from classicnets.data.split import Split, check_labels, check_splits
 from classicnets.data.stats import channel_stats
 from classicnets.errors import DataError
 from classicnets.inputs import MAX_RESIZE, Dataset, check_class_names
@@ -27,14 +27,6 @@ from classicnets.validation import Invalid
 REQUIRED = ("x_train", "y_train", "x_test", "y_test")
 MAX_MEMBER_BYTES = 16 << 30
 MAX_RATIO = 1000  # uncompressed / compressed: uint8 pictures compress far less
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_members(path: Path) -> dict[str, np.ndarray]:
@@ -115,13 +107,11 @@ def load_npz(path: str | Path) -> Data:
     except Invalid as exc:
         raise DataError(str(exc)) from None
     for labels, name in ((y_train, "y_train"), (y_test, "y_test")):
-        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
-            bad = int(np.argmax((labels < 0) | (labels >= len(classes))))
-            raise DataError(f"npz:{path}: {name}[{bad}] is {labels[bad]}, outside 0..{len(classes) - 1}")
+        check_labels(labels, len(classes), f"npz:{path}: {name}")
     train = Split(torch.from_numpy(x_train), torch.from_numpy(y_train))
     test = Split(torch.from_numpy(x_test), torch.from_numpy(y_test))
     check_splits(f"npz:{path}", train, test, classes)
     mean, std = channel_stats(train.images)
     info = Dataset(name=f"npz:{path}", title=f"npz:{path}", class_names=classes, native_size=x_train.shape[2],
                    channels=x_train.shape[1], images=True, mean=mean, std=std)
-    return Data(info, train, test, DataSource(path, "read"), verified=False, fingerprint=_sha256(path))
+    return Data(info, train, test, DataSource(path, "read"), verified=False, fingerprint=file_digest(path, "sha256"))

@@ -124,8 +124,9 @@ def missing_members(directory: Path, entry: CatalogEntry) -> list[str]:
     return [m.name for m in entry.members if find_member(directory, m) is None]
 
 
-def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of a whole file ("md5" for the published checksums, "sha256" for fingerprints)."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
             digest.update(block)
@@ -134,7 +135,7 @@ def md5_of(path: Path) -> str:
 
 def check_md5(path: Path, member: Member, title: str) -> None:
     """The distributed file's published MD5, or one line naming what to do."""
-    actual = md5_of(path)
+    actual = file_digest(path, "md5")
     if actual != member.md5:
         raise DataError(f"{path} does not match {title}'s {member.name}: its MD5 is {actual}, the published one "
                         f"is {member.md5}. The file is damaged, or another data set's file of the same name "

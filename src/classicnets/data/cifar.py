@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from classicnets.data.catalog import CIFAR_PER_BATCH, CIFAR_RECORD, CIFAR_SPLITS
+from classicnets.data.split import check_labels
 from classicnets.errors import DataError
 
 _SIDE = 32
@@ -27,9 +28,7 @@ def parse_records(data: bytes | bytearray | memoryview, name: str) -> tuple[np.n
         raise DataError(f"{name}: {len(data):,} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records")
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
     labels = records[:, 0].copy()
-    if int(labels.max()) >= CLASSES:
-        bad = int(np.argmax(labels >= CLASSES))
-        raise DataError(f"{name}: record {bad} has label {int(labels[bad])}, outside 0..{CLASSES - 1}: not CIFAR-10")
+    check_labels(labels, CLASSES, f"{name} (not CIFAR-10)")
     return records[:, 1:].reshape(-1, 3, _SIDE, _SIDE).copy(), labels
 
 

@@ -1,7 +1,7 @@
 """Downloading a named data set from a mirror, verified, without ever leaving a partial file.
 
-Each file is streamed to a temporary name beside its destination, parsed and checked against
-its SHA-256, and only then renamed into place, so an interrupted or corrupted download leaves
+Each file is streamed to a temporary name beside its destination, checked against its
+published checksum and parsed, and only then renamed into place, so an interrupted or corrupted download leaves
 nothing that a later run could mistake for data.
 """
 

@@ -227,15 +227,15 @@ def load_folder(root: str | Path, *, channels: int | None = None, image_size: in
         first = meta["skipped"][0]
         raise DataError(f"{root / first[0]}: {first[1]} ({len(meta['skipped'])} files cannot be read; "
                         "without --strict they are skipped)")
-    kept = np.asarray(meta["kept"], dtype=np.int64)
-    images = torch.from_numpy(np.array(mapped))
+    kept = meta["kept"]
     labels = torch.tensor([files[i].label for i in kept], dtype=torch.int64)
     if own_split:
         is_test = torch.tensor([files[i].test for i in kept], dtype=torch.bool)
         test_fraction = 0.0
     else:
         is_test = stratified_holdout(labels, test_fraction, len(classes))
-    train, test = Split(images[~is_test], labels[~is_test]), Split(images[is_test], labels[is_test])
+    # Each split is gathered from the memory-mapped file straight into memory: one copy of the pictures, not two.
+    train, test = (Split(torch.from_numpy(mapped[part.numpy()]), labels[part]) for part in (~is_test, is_test))
     check_splits(f"folder:{root}", train, test, classes)
     mean, std = channel_stats(train.images)
     info = Dataset(name=f"folder:{root}", title=f"folder:{root}", class_names=classes, native_size=int(meta["side"]),

@@ -28,7 +28,7 @@ from classicnets.data.catalog import (CIFAR_BINARY, IDX_SPLITS, CatalogEntry, ca
                                       missing_members)
 from classicnets.data.cifar import read_archive
 from classicnets.data.download import download_dataset
-from classicnets.data.split import Split
+from classicnets.data.split import Split, check_labels
 from classicnets.data.verify import read_member
 from classicnets.errors import DataError, DataNotFoundError, DownloadError
 from classicnets.fileio import cache_dir
@@ -152,14 +152,8 @@ def _idx_split(directory: Path, entry: CatalogEntry, split: str, verify: bool) -
     if len(labels) != len(images):
         raise DataError(f"{split}: {len(images)} images ({image_path.name}) but {len(labels)} labels "
                         f"({label_path.name})")
-    _check_labels(labels, len(info.class_names), str(label_path))
+    check_labels(labels, len(info.class_names), str(label_path))
     return Split(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
-
-
-def _check_labels(labels: np.ndarray, classes: int, what: str) -> None:
-    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= classes):
-        bad = int(np.argmax((labels < 0) | (labels >= classes)))
-        raise DataError(f"{what}: label {int(labels[bad])} at index {bad} is out of range 0..{classes - 1}")
 
 
 @functools.lru_cache(maxsize=4)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from classicnets.errors import DataError
@@ -64,6 +65,13 @@ def stratified_holdout(labels: torch.Tensor, fraction: float, classes: int, seed
         count = min(len(members) - 1, max(1, round(fraction * len(members)))) if len(members) > 1 else 0
         held[members[torch.randperm(len(members), generator=generator)[:count]]] = True
     return held
+
+
+def check_labels(labels: np.ndarray, classes: int, what: str) -> None:
+    """Every label within 0..classes-1, or one line naming the first that is not."""
+    if len(labels) and (int(labels.min()) < 0 or int(labels.max()) >= classes):
+        bad = int(np.argmax((labels < 0) | (labels >= classes)))
+        raise DataError(f"{what}: label {int(labels[bad])} at index {bad} is out of range 0..{classes - 1}")
 
 
 def check_splits(what: str, train: Split, test: Split, classes: tuple[str, ...]) -> None:

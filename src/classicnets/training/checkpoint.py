@@ -21,7 +21,7 @@ from torch import nn
 
 from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
 from classicnets.fileio import NotARegularFile, WriteError, atomic_path, open_regular
-from classicnets.inputs import InputSpec, get_dataset, outputs_fit
+from classicnets.inputs import InputSpec, outputs_fit
 from classicnets.models.registry import create_model_for_spec, list_models
 from classicnets.training.config import PRECISIONS
 from classicnets.training.inference import Inference
@@ -219,7 +219,7 @@ def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
                                for value in (meta.get("config"), meta.get("input"), meta.get("model_args")))
     model_args.pop("input_size", None)
     try:
-        spec = InputSpec.create(get_dataset(config.get("dataset", "fashion-mnist")), resize=old.get("resize"),
+        spec = InputSpec.create(config.get("dataset", "fashion-mnist"), resize=old.get("resize"),
                                 mean=old.get("mean", 0.0), std=old.get("std", 1.0))
     except ClassicnetsError:
         return meta

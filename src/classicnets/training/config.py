@@ -12,7 +12,7 @@ from classicnets.errors import ClassicnetsError
 
 if TYPE_CHECKING:
     from classicnets.data.request import DataRequest
-from classicnets.inputs import MAX_RESIZE, Dataset, InputSpec, check_dataset_name, get_dataset, outputs_fit, user_kind
+from classicnets.inputs import MAX_RESIZE, Dataset, InputSpec, get_dataset, outputs_fit, user_kind
 
 OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
 SCHEDULES = ("constant", "step", "cosine", "onecycle")
@@ -96,13 +96,12 @@ class TrainConfig:
 
     def input_spec(self) -> InputSpec:
         """What this run feeds its network: the one description every later reader gets."""
-        info = self.dataset_info()
         if user_kind(self.dataset) is None:
-            return InputSpec.create(info, resize=self.resize, mean=self.mean, std=self.std)
+            return InputSpec.create(get_dataset(self.dataset), resize=self.resize, mean=self.mean, std=self.std)
         from classicnets.data.sources import load_data
 
         data = load_data(self.data_request())
-        return InputSpec.create(info, resize=self.resize, mean=self.mean, std=self.std,
+        return InputSpec.create(data.info, resize=self.resize, mean=self.mean, std=self.std,
                                 fingerprint=data.fingerprint, test_fraction=data.test_fraction)
 
     def validate(self) -> "TrainConfig":
@@ -133,8 +132,7 @@ class TrainConfig:
             raise bad("resize", self.resize, f"a side from 1 to {MAX_RESIZE} pixels (the book's largest is 224)")
         if not 0 <= self.seed <= MAX_SEED:
             raise bad("seed", self.seed, f"an integer from 0 to {MAX_SEED}")
-        check_dataset_name(self.dataset)
-        self.data_request()  # the folder's options, checked by their owner
+        self.data_request()  # the data set's name and a folder's options, checked by their owner
         info = self.dataset_info()
         native = info.native_size
         if not info.images and self.resize not in (None, native):
