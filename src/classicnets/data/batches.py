@@ -65,15 +65,17 @@ class BatchConfig:
 def random_crop(images: torch.Tensor, padding: int, generator: torch.Generator) -> torch.Tensor:
     """Per-image random crops of (B, C, H, W) images after zero padding, as one gather (every
     channel of an image cropped alike)."""
-    batch, channels, height, width = images.shape
+    batch, _, height, width = images.shape
     device = images.device
     padded = F.pad(images, (padding, padding, padding, padding))
     dy = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator, device=device)
     dx = torch.randint(0, 2 * padding + 1, (batch, 1), generator=generator, device=device)
-    rows = (torch.arange(height, device=device) + dy)[:, None, :, None]  # (B, 1, H, 1)
-    cols = (torch.arange(width, device=device) + dx)[:, None, None, :]  # (B, 1, 1, W)
-    return padded[torch.arange(batch, device=device)[:, None, None, None],
-                  torch.arange(channels, device=device)[None, :, None, None], rows, cols]
+    rows = (torch.arange(height, device=device) + dy)[:, :, None]  # (B, H, 1)
+    cols = (torch.arange(width, device=device) + dx)[:, None, :]  # (B, 1, W)
+    # Three index tensors over (B, H', W', C), not four over (B, C, H', W'): the channels ride along,
+    # and the gather costs what it did for one channel.
+    gathered = padded.permute(0, 2, 3, 1)[torch.arange(batch, device=device)[:, None, None], rows, cols]
+    return gathered.permute(0, 3, 1, 2).contiguous()
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
