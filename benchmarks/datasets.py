@@ -141,7 +141,8 @@ def digits(seeds: tuple[int, ...]) -> dict:
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from classicnets.training import recipe_config, run
+    from classicnets.training import recipe_config
+    from classicnets.trainer import run
 
     data = load_digits()
     pixels = np.rint(data.images * (255 / 16)).astype(np.uint8)

@@ -25,7 +25,7 @@ from torch import nn
 
 from classicnets.data import BatchConfig, load_fashion_mnist, to_model_input
 from classicnets.training import recipe_config
-from classicnets.training.loop import build_training
+from classicnets.training.setup import build_training
 
 from throughput import run_steps  # benchmarks/throughput.py, beside this script
 

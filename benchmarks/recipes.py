@@ -19,7 +19,8 @@ from pathlib import Path
 import torch
 
 from classicnets.models import list_models
-from classicnets.training import recipe_config, run
+from classicnets.training import recipe_config
+from classicnets.trainer import run
 
 RESULTS = Path(__file__).parent / "results" / "recipes.json"
 

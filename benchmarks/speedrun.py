@@ -28,7 +28,7 @@ import torch
 from classicnets.training.device import cpu_has_bf16
 from classicnets.training.recipes import SPEEDRUN
 from classicnets.training.rundir import read_metrics
-from classicnets.training.speedrun import THRESHOLDS
+from classicnets.speedrun import THRESHOLDS
 
 from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 

@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 from classicnets.training.recipes import SPEEDRUN
-from classicnets.training.speedrun import THRESHOLDS, speedrun
+from classicnets.speedrun import THRESHOLDS, speedrun
 
 from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 

@@ -32,7 +32,7 @@ from tta import add_idle_option, load_average, start_series, timed_run  # benchm
 
 from classicnets.training import recipe_config
 from classicnets.training.device import resolve_device
-from classicnets.training.loop import build_training
+from classicnets.training.setup import build_training
 from classicnets.training.rundir import read_metrics
 from classicnets.training.step import train_step
 

@@ -25,7 +25,7 @@ from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py
 from classicnets.models import list_models
 from classicnets.training import TrainConfig, recipe_config
 from classicnets.training.device import resolve_device
-from classicnets.training.loop import build_training
+from classicnets.training.setup import build_training
 from classicnets.training.step import train_step
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"

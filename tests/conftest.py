@@ -30,7 +30,8 @@ def real_data_dir() -> Path:
 
 
 def _train(tmp_path_factory: pytest.TempPathFactory, model: str, recipe: str, **overrides: object) -> Path:
-    from classicnets.training import recipe_config, run
+    from classicnets.training import recipe_config
+    from classicnets.trainer import run
 
     out = tmp_path_factory.mktemp(f"{model}-{recipe}")
     return run(recipe_config(model, recipe, **overrides), out=out, show_progress=False, log=lambda s: None).run_dir

@@ -158,7 +158,8 @@ def test_help_usage_errors_and_show_answer_without_importing_torch(argv, tmp_pat
     import subprocess
     import sys
 
-    from classicnets.training import recipe_config, run
+    from classicnets.training import recipe_config
+    from classicnets.trainer import run
 
     if argv == ["show", "RUN"]:
         run(recipe_config("mlp", "book", epochs=1, limit=200), out=tmp_path / "run", show_progress=False,

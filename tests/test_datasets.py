@@ -24,7 +24,8 @@ from classicnets.data.split import stratified_holdout
 from classicnets.errors import DataError
 from classicnets.inputs import CIFAR10
 from classicnets.numpy_runtime.picture import read_picture
-from classicnets.training import recipe_config, run
+from classicnets.training import recipe_config
+from classicnets.trainer import run
 from classicnets.training.checkpoint import load_run
 
 TRAIN, TEST = 3000, 3000

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from classicnets.training import read_checkpoint, recipe_config, run
+from classicnets.training import read_checkpoint, recipe_config
+from classicnets.trainer import run
 from classicnets.training.rundir import read_metrics
 
 # LeNet without BatchNorm: the global batch's gradient is the mean of the two halves' gradients,

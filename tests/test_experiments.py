@@ -141,12 +141,13 @@ def test_lab_commands_write_png_and_json(lab, tmp_path, capsys):
 from classicnets.data.batches import BatchConfig, BatchIterator  # noqa: E402
 from classicnets.experiments.batchnorm import (  # noqa: E402
     batchnorm_layers,
-    epoch_diagnostics,
+    EpochDiagnostics,
     population_statistics,
     recalibrate_batchnorm,
 )
-from classicnets.training import recipe_config, run  # noqa: E402
-from classicnets.training.loop import accuracy  # noqa: E402
+from classicnets.training import recipe_config  # noqa: E402
+from classicnets.trainer import run  # noqa: E402
+from classicnets.training.measure import accuracy  # noqa: E402
 
 
 def test_recalibration_repairs_wrong_moving_averages(tmp_path, fashion):
@@ -172,7 +173,7 @@ def test_the_epoch_hook_leaves_training_unchanged(tmp_path):
     config = recipe_config("lenet_bn", "book", epochs=2, limit=2000)
     quiet = {"show_progress": False, "log": lambda s: None}
     plain = run(config, out=tmp_path / "a", **quiet)
-    hooked = run(config, out=tmp_path / "b", on_epoch_end=epoch_diagnostics(5), **quiet)
+    hooked = run(config, out=tmp_path / "b", observers=[EpochDiagnostics(5)], **quiet)
     for (name, a), b in zip(plain.model.state_dict().items(), hooked.model.state_dict().values()):
         assert torch.equal(a, b), name
     assert {"test_acc_recalibrated", "test_acc_batch_stats", "moving_mean_gap"} <= set(hooked.metrics[-1])

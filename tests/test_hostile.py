@@ -22,7 +22,9 @@ from safetensors.torch import load_file, save_file
 
 from classicnets.cli.main import main
 from classicnets.fileio import WriteError, atomic_path, check_replaceable
-from classicnets.training import recipe_config, run
+from classicnets.training import recipe_config
+from classicnets.trainer import run
+from classicnets.training.observers import Observer
 from classicnets.training.checkpoint import CheckpointError, read_checkpoint, tensors_sha256
 from classicnets.training.rundir import append_metrics
 
@@ -147,14 +149,15 @@ def test_metrics_swapped_for_a_link_during_a_run_is_refused_and_the_outside_file
     outside.write_text("the user's log\n")
     out = tmp_path / "run"
 
-    def swap(_epoch, _model, _parts):  # called just before the epoch's row is appended
-        (out / "metrics.jsonl").unlink(missing_ok=True)
-        (out / "metrics.jsonl").symlink_to(outside)
-        return {}
+    class Swap(Observer):
+        def measure(self, run):  # called just before the epoch's row is appended
+            (out / "metrics.jsonl").unlink(missing_ok=True)
+            (out / "metrics.jsonl").symlink_to(outside)
+            return {}
 
     with pytest.raises(WriteError, match="metrics.jsonl: it is a symbolic link"):
         run(recipe_config("mlp", "book", epochs=1, limit=300), out=out, show_progress=False, log=lambda s: None,
-            on_epoch_end=swap)
+            observers=[Swap()])
     assert outside.read_text() == "the user's log\n" and not out.exists()  # it failed before any checkpoint
     out.mkdir()
     (out / "metrics.jsonl").symlink_to(outside)

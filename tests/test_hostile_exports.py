@@ -26,7 +26,8 @@ from classicnets.models import create_model_for_input
 from classicnets.numpy_runtime import load_npz, save_npz
 from classicnets.numpy_runtime.__main__ import main as runtime_main
 from classicnets.numpy_runtime.exported import CHUNK_BYTES
-from classicnets.training import recipe_config, run
+from classicnets.training import recipe_config
+from classicnets.trainer import run
 from classicnets.training.checkpoint import load_run, read_checkpoint, tensors_sha256
 
 
@@ -264,13 +265,12 @@ def test_mutated_exports_give_only_our_errors(lenet_export, tmp_path_factory, da
 @pytest.fixture(scope="module")
 def lenet_onnx(tmp_path_factory) -> Path:
     from classicnets.analysis.onnx_export import export_onnx
-    from classicnets.training.checkpoint import LoadedRun
+    from classicnets.training.checkpoint import CheckpointMeta, LoadedRun
 
     torch.manual_seed(0)
     model = create_model_for_input("lenet", 28).eval()
     spec = recipe_config("lenet", "fast").input_spec()
-    loaded = LoadedRun(run_dir=tmp_path_factory.mktemp("onnx"), model=model, input=spec,
-                       meta={"model": "lenet", "model_args": {}})
+    loaded = LoadedRun(run_dir=tmp_path_factory.mktemp("onnx"), model=model, info=CheckpointMeta(model="lenet", input=spec))
     return export_onnx(loaded, loaded.run_dir / "model.onnx")
 
 

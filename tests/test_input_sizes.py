@@ -14,9 +14,10 @@ from classicnets.cli.main import main
 from classicnets.errors import ClassicnetsError, InputSizeError
 from classicnets.inputs import FASHION_MNIST, InputSpec
 from classicnets.models import create_model_for_input, list_models, smallest_input_side
-from classicnets.training import read_checkpoint, recipe_config, run
-from classicnets.training.checkpoint import LoadedRun, load_run, tensors_sha256
-from classicnets.training.loop import build_training
+from classicnets.training import read_checkpoint, recipe_config
+from classicnets.trainer import run
+from classicnets.training.checkpoint import CheckpointMeta, LoadedRun, load_run, tensors_sha256
+from classicnets.training.setup import build_training
 from classicnets.training.step import train_step
 
 SIZES = (28, 32, 48, 64, 96, 224)
@@ -68,7 +69,7 @@ def test_every_network_trains_a_batch_and_predicts_at_every_size_it_takes(name, 
     assert tuple(x.shape) == (8, 1, size, size)
     _, loss, _ = train_step(parts, x, y, 0)
     assert math.isfinite(float(loss))
-    loaded = LoadedRun(run_dir=None, model=parts.model.eval(), input=config.input_spec(), meta={"model": name})
+    loaded = LoadedRun(run_dir=None, model=parts.model.eval(), info=CheckpointMeta(model=name, input=config.input_spec()))
     probs = probabilities(loaded, torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8))
     assert probs.shape == (1, 10) and torch.allclose(probs.sum(1), torch.ones(1))
 

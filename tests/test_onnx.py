@@ -19,7 +19,7 @@ from classicnets.models import create_model_for_input, list_models
 from classicnets.models.registry import smallest_input_side
 from classicnets.numpy_runtime import SpecError, load_exported
 from classicnets.numpy_runtime.onnx_model import load_onnx
-from classicnets.training.checkpoint import LoadedRun, load_run
+from classicnets.training.checkpoint import CheckpointMeta, LoadedRun, load_run
 
 
 def _random_run(name: str, tmp_path) -> LoadedRun:
@@ -32,7 +32,7 @@ def _random_run(name: str, tmp_path) -> LoadedRun:
             module.running_var.uniform_(0.5, 2.0)
     dataset = "toy4x4" if name == "tiny_cnn" else "fashion-mnist"
     spec = InputSpec.create(dataset, resize=side if dataset == "fashion-mnist" else None, mean=0.286, std=0.353)
-    return LoadedRun(run_dir=tmp_path, model=model.eval(), input=spec, meta={"model": name, "model_args": {}})
+    return LoadedRun(run_dir=tmp_path, model=model.eval(), info=CheckpointMeta(model=name, input=spec))
 
 
 @pytest.mark.parametrize("name", list_models())

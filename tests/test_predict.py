@@ -11,7 +11,8 @@ from classicnets.analysis.predict import predict_files
 from classicnets.cli.main import main
 from classicnets.inputs import FASHION_MNIST, InputSpec
 from classicnets.numpy_runtime.picture import picture_array, read_picture
-from classicnets.training import recipe_config, run
+from classicnets.training import recipe_config
+from classicnets.trainer import run
 from classicnets.training.checkpoint import load_run
 
 

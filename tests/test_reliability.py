@@ -21,7 +21,8 @@ import torch
 from classicnets.cli.main import main
 from classicnets.fileio import stale_temporaries
 from classicnets.training.rundir import RUN_FILES
-from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config, resume, run
+from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config
+from classicnets.trainer import resume, run
 from classicnets.training.checkpoint import CheckpointError, load_run
 from classicnets.training.rundir import read_metrics
 from classicnets.training.stopping import LossWatch

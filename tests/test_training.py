@@ -16,9 +16,11 @@ from classicnets.errors import ClassicnetsError
 from classicnets.fileio import stale_temporaries
 from classicnets.training.rundir import RUN_FILES
 from classicnets.models import list_models
-from classicnets.training import TrainConfig, TrainingDiverged, read_checkpoint, recipe_config, resume, run
+from classicnets.training import TrainConfig, TrainingDiverged, read_checkpoint, recipe_config
+from classicnets.trainer import resume, run
 from classicnets.training.checkpoint import CheckpointError, load_run
-from classicnets.training.loop import accuracy, make_batches
+from classicnets.training.measure import accuracy
+from classicnets.training.setup import make_batches
 
 TIME_FIELDS = {"examples_per_sec", "seconds", "train_seconds", "elapsed"}
 
@@ -50,7 +52,7 @@ def test_fast_recipes_train_a_batch(name, tmp_path):
 def test_he_init_keeps_nin_signal_where_the_default_loses_it(fashion):
     """NiN's fast recipe sat at chance under PyTorch's default init: its first conv's gradient
     is thousands of times smaller than under He's init (benchmarks/nin_init.py)."""
-    from classicnets.training.loop import build_training
+    from classicnets.training.setup import build_training
 
     norms = {}
     for init in ("default", "kaiming"):
@@ -109,7 +111,7 @@ def test_checkpoint_round_trip_gives_the_same_predictions(tmp_path):
     loaded = load_run(result.run_dir)
     for key, value in result.model.state_dict().items():
         assert torch.equal(loaded.model.state_dict()[key], value)
-    _, test_batches = make_batches(result.config, torch.device("cpu"), show_progress=False)
+    test_batches = make_batches(result.config, torch.device("cpu"), show_progress=False).test
     assert accuracy(loaded.model, test_batches, torch.device("cpu")) == result.metrics[-1]["test_acc"]
     meta = read_checkpoint(result.run_dir / "model.safetensors").meta
     assert meta["model"] == "lenet_bn" and meta["recipe"] == "book" and meta["epoch"] == 1
@@ -177,7 +179,7 @@ def test_cpu_channels_last_reaches_the_weights_and_nchw_stays_nchw(tmp_path):
 
 
 def test_first_reaching_is_the_first_epoch_at_or_above_the_threshold():
-    from classicnets.training.speedrun import first_reaching
+    from classicnets.speedrun import first_reaching
 
     curve = [{"test_acc": acc, "wall_seconds": s, "elapsed": s - 1}
              for acc, s in ((0.85, 10.0), (0.90, 20.0), (0.899, 30.0), (0.93, 40.0))]
@@ -191,7 +193,7 @@ def test_first_reaching_is_the_first_epoch_at_or_above_the_threshold():
 
 def test_speedrun_reports_wall_time_accuracy_and_time_to_thresholds(tmp_path, capsys, fashion):
     from classicnets.cli.main import main
-    from classicnets.training.speedrun import speedrun
+    from classicnets.speedrun import speedrun
 
     result = speedrun("lenet_bn", out=tmp_path / "s", epochs=2, limit=3000, log=lambda s: None)
     assert [c["epoch"] for c in result.curve] == [1, 2]
@@ -284,7 +286,7 @@ def test_the_speedrun_recipe_is_vgg11s_and_trains_evaluates_and_reports_as_decla
     from classicnets.training.checkpoint import load_run
     from classicnets.training.device import resolve_precision
     from classicnets.training.recipes import SPEEDRUN_MODEL
-    from classicnets.training.speedrun import speedrun
+    from classicnets.speedrun import speedrun
 
     config = recipe_config(SPEEDRUN_MODEL, "speedrun")
     assert (config.flip_tta, config.augment, config.crop_padding, config.precision) == (True, True, 0, "bf16")

@@ -18,8 +18,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "ClassicnetsError": "errors",
-    "train": "training",
-    "resume": "training",
+    "train": "trainer",
+    "resume": "trainer",
+    "lr_find": "trainer",
     "load_run": "training.checkpoint",
     "predict": "analysis.predict",
     "explain": "reports.explain_figures",

@@ -12,7 +12,7 @@ from classicnets.data.sources import data_for_run
 from classicnets.errors import ClassicnetsError
 from classicnets.training.checkpoint import LoadedRun
 from classicnets.training.device import resolve_device
-from classicnets.training.loop import predict_all
+from classicnets.training.measure import predict_all
 
 
 @dataclass

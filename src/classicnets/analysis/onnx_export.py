@@ -64,7 +64,7 @@ def export_onnx(run: LoadedRun, path: str | Path) -> Path:
                                         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                         dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
     except Exception as exc:  # the exporter's own error types; the network is ours, so say which
-        raise ClassicnetsError(f"PyTorch could not export {run.meta['model']} to ONNX: "
+        raise ClassicnetsError(f"PyTorch could not export {run.info.model} to ONNX: "
                                f"{str(exc).splitlines()[0]}") from None
     finally:
         quiet_logger.setLevel(level)

@@ -92,3 +92,11 @@ def human_count(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.2f}{unit}"
     return f"{n:.0f}"
+
+
+def add_best_flag(parser: argparse.ArgumentParser) -> None:
+    """`--best`: the commands that read a run's weights can take its best validation epoch's."""
+    from classicnets.training.rundir import BEST
+
+    parser.add_argument("--best", action="store_true",
+                        help=f"use RUN_DIR/{BEST}, the weights of the run's best validation epoch (train --keep-best)")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from classicnets.cli.common import log_printer, positive_int, print_json
+from classicnets.cli.common import add_best_flag, log_printer, positive_int, print_json
 from classicnets.cli.data_cmd import add_data_arguments, resolve_data_dir
 from classicnets.experiments.defaults import DEFAULT_OUT, SEED_INDEX, SHIFT_AXES, VERIFY_TOLERANCE
 
@@ -74,7 +74,7 @@ def run_export(args: argparse.Namespace) -> int:
     from classicnets.numpy_runtime import load_exported
     from classicnets.training.checkpoint import load_run
 
-    run = load_run(args.run_dir)
+    run = load_run(args.run_dir, best=args.best)
     out = Path(args.out) if args.out else run.run_dir / f"model.{args.format}"
     if args.format == "onnx":
         from classicnets.analysis.onnx_export import export_onnx
@@ -289,6 +289,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "'classicnets[onnx]'). Either way the export is checked against PyTorch on real test images, "
                     "and `python -m classicnets.numpy_runtime FILE IMAGE...` classifies pictures without PyTorch.")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    add_best_flag(p)
     p.add_argument("--format", choices=["npz", "onnx"], default="npz", help="the export format (default npz)")
     p.add_argument("--out", metavar="FILE", help="where to write (default RUN_DIR/model.npz or model.onnx)")
     p.add_argument("--check", type=positive_int, default=16, help="test images the export is checked on (default 16)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from classicnets.cli.common import log_printer, print_json
+from classicnets.cli.common import add_best_flag, log_printer, print_json
 
 
 def format_fields(rows: list[dict]) -> list[str]:
@@ -20,8 +20,9 @@ def format_fields(rows: list[dict]) -> list[str]:
 
 def run_explain(args: argparse.Namespace) -> int:
     from classicnets.reports.explain_figures import explain
+    from classicnets.training.checkpoint import load_run
 
-    report = explain(args.run_dir, args.images, out_dir=args.out)
+    report = explain(load_run(args.run_dir, best=args.best), args.images, out_dir=args.out)
     if args.json:
         print_json(report.document)
         return 0
@@ -49,6 +50,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "picture, filters.png and explain.json to --out.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="PNG/JPEG pictures, converted as predict does")
+    add_best_flag(p)
     p.add_argument("--out", metavar="DIR", help="where the figures and explain.json go (default RUN_DIR/explain)")
     p.add_argument("--json", action="store_true", help="print explain.json's document on stdout")
     p.set_defaults(handler=run_explain)

@@ -8,17 +8,17 @@ import sys
 import time
 from pathlib import Path
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from classicnets.cli.common import console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
+from classicnets.cli.common import add_best_flag, console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
 from classicnets.cli.data_cmd import FOLDER_OPTIONS, add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.policy import JsonList
-from classicnets.training.config import INITS, OPTIMIZERS, PRECISIONS, SCHEDULES
+from classicnets.training.config import flags
 from classicnets.training.recipes import RECIPES, SPEEDRUN, SPEEDRUN_MODEL, recipe_config
-from classicnets.training.rundir import has_weights, read_metrics, run_config
+from classicnets.training.rundir import BEST, CONFUSION, CURVES, has_weights, read_metrics, run_config
 from classicnets.zoo import NAMES
 
 if TYPE_CHECKING:
@@ -27,14 +27,13 @@ if TYPE_CHECKING:
 
 # The parsers, `show` and usage errors need no PyTorch; each command imports it when it runs.
 
-_OVERRIDES = ("epochs", "lr", "batch_size", "resize", "optimizer", "weight_decay", "schedule", "label_smoothing", "init",
-              "augment", "seed", "limit", "val_size", "device", "compile", "tensorboard", "data_dir", "save_every", "sync_bn",
-              "precision", "flip_tta", "channels_last", "crop_padding", "dataset", *FOLDER_OPTIONS)
+# What `train` overrides in the recipe: the configuration's flagged fields, and the data set's options.
+_OVERRIDES = (*(f.name for f, _ in flags()), "dataset", "data_dir", *FOLDER_OPTIONS)
 
 
 def run_train(args: argparse.Namespace) -> int:
     from classicnets.training.distributed import restarted_by_torchrun
-    from classicnets.training.loop import resume, run
+    from classicnets.trainer import resume, run
 
     log = log_printer(args.json)
     if args.resume and args.model:
@@ -60,15 +59,15 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from classicnets.analysis.evaluation import evaluate_run
     from classicnets.training.checkpoint import load_run
 
-    loaded = load_run(args.run_dir)
+    loaded = load_run(args.run_dir, best=args.best)
     evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args, args.dataset or loaded.input.dataset),
                               device=args.device, limit=args.limit, dataset=args.dataset)
-    out = Path(args.confusion or loaded.run_dir / "confusion.png")
+    out = Path(args.confusion or loaded.run_dir / CONFUSION)
     if args.json:
         print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out)})
         _plot_confusion(evaluation, loaded, out)
         return 0
-    console.print(f"{loaded.meta['model']} from {loaded.run_dir}: test accuracy "
+    console.print(f"{loaded.info.model} from {loaded.run_dir}: test accuracy "
                   f"[bold]{evaluation.accuracy:.4f}[/] on {evaluation.count:,} images of "
                   f"{args.dataset or loaded.input.title}", markup=True, highlight=False, soft_wrap=True)
     table = Table(title="confusion matrix (rows: true class, columns: predicted)")
@@ -90,7 +89,7 @@ def _plot_confusion(evaluation: Evaluation, loaded: LoadedRun, out: Path) -> Non
     from classicnets.reports.curves import plot_confusion
 
     plot_confusion(evaluation.confusion, evaluation.class_names, out,
-                   title=f"{loaded.meta['model']}: test accuracy {evaluation.accuracy:.4f}")
+                   title=f"{loaded.info.model}: test accuracy {evaluation.accuracy:.4f}")
 
 
 def run_show(args: argparse.Namespace) -> int:
@@ -112,7 +111,7 @@ def run_show(args: argparse.Namespace) -> int:
         table.add_row(str(row["epoch"]), f"{row['train_loss']:.3f}", f"{row['train_acc']:.3f}",
                       f"{row['test_acc']:.3f}", bar, f"{row['examples_per_sec']:,.0f}", f"{row['seconds']:.1f}")
     console.print(table)
-    for name in ("curves.png", "confusion.png"):
+    for name in (CURVES, CONFUSION):
         if (run_dir / name).is_file():
             console.print(f"{name}: {run_dir / name}")
     return 0
@@ -122,7 +121,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from classicnets.analysis.predict import iter_predictions
     from classicnets.training.checkpoint import load_run
 
-    loaded = load_run(args.run_dir)
+    loaded = load_run(args.run_dir, best=args.best)
     started, count, failed = time.perf_counter(), 0, 0
     say, tell = log_printer(json_mode=False), log_printer(json_mode=True)  # stdout, stderr: plain, never wrapped
     # Printed as they are classified: 10,000 files stream through in bounded memory, and a pipe
@@ -145,7 +144,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_speedrun(args: argparse.Namespace) -> int:
-    from classicnets.training.speedrun import speedrun
+    from classicnets.speedrun import speedrun
 
     log = log_printer(args.json)
     result = speedrun(args.model, out=args.out, overwrite=args.overwrite, show_progress=not args.quiet, log=log,
@@ -161,6 +160,23 @@ def run_speedrun(args: argparse.Namespace) -> int:
                   f"{result.seconds:.1f} s on {result.device} (cold start, data loading included)",
                   markup=False, highlight=False, soft_wrap=True)
     return 0
+
+
+def add_config_flags(group: argparse._ArgumentGroup) -> None:
+    """`--field-name` for every field of TrainConfig that declares a flag: its help, type and
+    choices are the field's (`config.option`); an option left out keeps the recipe's value."""
+    for f, flag in flags():
+        name = "--" + f.name.replace("_", "-")
+        options: dict[str, Any] = {"help": flag.help, "metavar": flag.metavar, "default": None}
+        kind = str(f.type).split("|")[0].strip()
+        if kind == "bool":
+            options["action"] = argparse.BooleanOptionalAction
+        elif flag.choices:
+            options["choices"] = flag.choices
+        else:
+            options["type"] = {"int": positive_int if flag.positive else int,
+                               "float": positive_float if flag.positive else float, "str": str}[kind]
+        group.add_argument(name, **options)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -201,41 +217,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="DIR", help="run directory (default runs/MODEL-TIMESTAMP)")
     p.add_argument("--overwrite", action="store_true", help="replace the run already in --out")
     g = p.add_argument_group("overrides of the recipe")
-    g.add_argument("--epochs", type=positive_int)
-    g.add_argument("--lr", type=positive_float, help="learning rate")
-    g.add_argument("--batch-size", type=positive_int)
-    g.add_argument("--resize", type=positive_int, help="side in pixels the images are resized to")
-    g.add_argument("--optimizer", choices=OPTIMIZERS)
-    g.add_argument("--weight-decay", type=float)
-    g.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
-    g.add_argument("--label-smoothing", type=float)
-    g.add_argument("--init", choices=INITS, help="xavier (the book's), PyTorch's default, or kaiming (He-normal, for deep ReLU stacks without BatchNorm)")
-    g.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                   help="random horizontal flips and random crops after zero padding by --crop-padding px")
-    g.add_argument("--crop-padding", type=int, metavar="PX",
-                   help="with --augment: the crops' padding (default 2; 0: flips only, as the speedrun recipe)")
-    g.add_argument("--flip-tta", action=argparse.BooleanOptionalAction, default=None,
-                   help="test-time flips: classify each test image and its mirror image, average the two")
-    g.add_argument("--seed", type=int)
-    g.add_argument("--limit", type=positive_int, help="use only the first N training (and test) images")
-    g.add_argument("--val-size", type=int, help="hold out N training images as the validation set")
-    g.add_argument("--device", help="auto (CUDA, else Apple's GPU, else the CPU), cpu, cuda, cuda:N or mps "
-                                    "(default auto)")
-    g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None, help="torch.compile the model")
-    g.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                   help="train in the channels_last memory layout (default: on CUDA; on the CPU for the networks "
-                        "measured faster in it)")
-    g.add_argument("--precision", choices=PRECISIONS,
-                   help="auto: bf16 autocast on CUDA, float32 elsewhere; bf16: also on CPUs with native bf16 "
-                        "(AVX512-BF16, AMX), float32 where there is none; fp32: float32 everywhere")
-    g.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
-                   help="also log to RUN_DIR/tensorboard")
-    g.add_argument("--sync-bn", action="store_true", default=None,
-                   help="under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)")
+    add_config_flags(g)
     g.add_argument("--arg", action="append", metavar="KEY=VALUE", help="network builder argument, repeatable")
-    p.add_argument("--save-every", type=positive_float, metavar="SECONDS",
-                   help="write a checkpoint at least this often within an epoch (default 300); every epoch's end "
-                        "has one, and Ctrl-C saves one at the current step")
     p.add_argument("--json", action="store_true", help="print the final metrics as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(p, dataset="train on this data set (default fashion-mnist)", folder=True)
@@ -245,6 +228,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                               description="Evaluate a trained run on its data set's test split (or --dataset's, "
                                           "with the same classes); writes confusion.png.")
     p.add_argument("run_dir", metavar="RUN_DIR")
+    add_best_flag(p)
     p.add_argument("--device", default="auto")
     p.add_argument("--limit", type=positive_int, help="evaluate only the first N test images")
     p.add_argument("--confusion", metavar="PNG", help="where to write the confusion matrix (default RUN_DIR/confusion.png)")
@@ -266,6 +250,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                                           "to its side; then the run's normalisation and resize.")
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("images", nargs="+", metavar="IMAGE")
+    add_best_flag(p)
     p.add_argument("--top", type=positive_int, default=3, help="how many classes to show (default 3)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_predict)

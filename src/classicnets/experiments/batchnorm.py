@@ -28,8 +28,11 @@ from classicnets.data.split import Split
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models.layers import BookBatchNorm
 from classicnets.reports.figures import plt
-from classicnets.training.loop import TrainingParts, accuracy, make_batches, run
+from classicnets.trainer import run
+from classicnets.training.measure import accuracy
+from classicnets.training.observers import Observer, RunState
 from classicnets.training.recipes import recipe_config
+from classicnets.training.setup import make_batches
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, BookBatchNorm)
 
@@ -114,10 +117,15 @@ def _train_inputs(train: BatchIterator) -> Iterable[torch.Tensor]:
     return (x for x, _ in plain.iter_epoch(0))
 
 
-def epoch_diagnostics(num_batches: int):  # noqa: ANN201 - a run() epoch hook
-    """An `on_epoch_end` hook: test accuracy with moving averages re-estimated, with batch
-    statistics, and how far the moving averages are from the re-estimated ones."""
-    def measure(epoch: int, model: nn.Module, parts: TrainingParts) -> dict[str, Any]:
+class EpochDiagnostics(Observer):
+    """Every epoch: test accuracy with moving averages re-estimated (from `num_batches` training
+    batches), with batch statistics, and how far the moving averages are from the re-estimated ones."""
+
+    def __init__(self, num_batches: int) -> None:
+        self.num_batches = num_batches
+
+    def measure(self, run: RunState) -> dict[str, Any]:
+        model, parts, num_batches = run.model, run.parts, self.num_batches
         device = next(model.parameters()).device
         fixed = recalibrate_batchnorm(copy.deepcopy(model), _train_inputs(parts.train_batches), num_batches)
         gaps = {}
@@ -129,7 +137,6 @@ def epoch_diagnostics(num_batches: int):  # noqa: ANN201 - a run() epoch hook
         return {"test_acc_recalibrated": accuracy(fixed, parts.test_batches, device),
                 "test_acc_batch_stats": batch_stat_accuracy(model, parts.test_batches),
                 "moving_mean_gap": gaps}
-    return measure
 
 
 @torch.no_grad()
@@ -175,11 +182,12 @@ def lab_batchnorm(*, out_dir: str | Path | None = None, epochs: int | None = Non
     plain = run(recipe_config("lenet", "book", **overrides), out=out / "batchnorm-runs" / "lenet", overwrite=True,
                 show_progress=show_progress, log=log)
     bn = run(recipe_config("lenet_bn", "book", **overrides), out=out / "batchnorm-runs" / "lenet_bn", overwrite=True,
-             show_progress=show_progress, log=log, on_epoch_end=epoch_diagnostics(recalibrate_batches))
+             show_progress=show_progress, log=log, observers=[EpochDiagnostics(recalibrate_batches)])
     model = bn.model.eval()
     parts_device = next(model.parameters()).device
     # Look inside the trained network with one training batch and the population statistics.
-    train_batches, test_batches = make_batches(bn.config, parts_device, show_progress=False)
+    batches = make_batches(bn.config, parts_device, show_progress=False)
+    train_batches, test_batches = batches.train, batches.test
     population = population_statistics(model, _train_inputs(train_batches), recalibrate_batches)
     one_batch = population_statistics(model, _train_inputs(train_batches), 1)
     layers = []

@@ -104,7 +104,7 @@ def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: 
     results = []
     for run in loaded:
         probs = probabilities(run, moved)
-        results.append(RunShift(label=run.label, run_dir=str(run.run_dir), model=run.meta["model"],
+        results.append(RunShift(label=run.label, run_dir=str(run.run_dir), model=run.info.model,
                                 probabilities=probs.tolist(),
                                 accuracy=shift_accuracy(run, test.images, test.labels, shifts, axis, wrap)))
     label = int(source.labels[index])

@@ -169,7 +169,7 @@ def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None 
         label = f"{source} (random weights, seed {seed})"
     elif Path(source).exists():
         run = load_run(source)
-        model, spec, label = run.model, run.input, f"{run.meta['model']} run {source}"
+        model, spec, label = run.model, run.input, f"{run.info.model} run {source}"
     else:
         raise ClassicnetsError(f"{source!r} is neither a run directory, a checkpoint nor a model name "
                                f"(models: {', '.join(list_models())})")

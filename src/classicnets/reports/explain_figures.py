@@ -110,7 +110,7 @@ def explain(run: LoadedRun | str | Path, images: Sequence[str | Path] | torch.Te
         png = out / f"{index:02d}-{name}.png"
         files.append(plot_explanation(explanation, png, title=f"{loaded.label}: {name}"))
         entries.append({"image": source, **explanation.to_dict(), "png": str(png)})
-    document = {"run_dir": str(loaded.run_dir), "model": loaded.meta["model"], "input": loaded.input.to_dict(),
+    document = {"run_dir": str(loaded.run_dir), "model": loaded.info.model, "input": loaded.input.to_dict(),
                 "receptive_fields": [f.to_dict() for f in fields],
                 "filters": {"layer": layer, "shape": list(filters.shape), "png": str(files[0])}, "images": entries}
     json_path = out / "explain.json"

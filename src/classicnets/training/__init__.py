@@ -1,4 +1,5 @@
-"""Training: configuration, recipes, the loop, checkpoints.
+"""Training: configuration, recipes, the loop and its observers, checkpoints. Users start a run
+with `classicnets.train` (`classicnets.trainer`), which shows it; `training.loop.run` is the core.
 
 The names below are imported on first use, so that the PyTorch-free modules of this package
 (config, recipes, rundir) load without PyTorch: the command line's --help reads them."""
@@ -10,7 +11,7 @@ from classicnets.lazy import lazy_exports
 _LAZY = {
     "Checkpoint": "checkpoint", "build_model": "checkpoint", "read_checkpoint": "checkpoint",
     "TrainConfig": "config",
-    "RunResult": "loop", "resume": "loop", "run": "loop", "train": "loop",
+    "RunResult": "loop", "Observer": "observers", "RunState": "observers",
     "recipe_config": "recipes",
     "TrainingDiverged": "stopping", "TrainingInterrupted": "stopping",
 }

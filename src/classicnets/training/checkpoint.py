@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,8 +23,9 @@ from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
 from classicnets.fileio import NotARegularFile, WriteError, atomic_path, open_regular
 from classicnets.inputs import InputSpec, outputs_fit
 from classicnets.models.registry import create_model_for_spec, list_models
-from classicnets.training.config import PRECISIONS
+from classicnets.training.config import PRECISIONS, TrainConfig
 from classicnets.training.inference import Inference
+from classicnets.training.rundir import BEST, FINAL, LAST
 from classicnets.validation import Invalid, integer, mapping, parse_json, text
 
 # 3: the checksum covers the metadata as well as the tensors. 2: the input description is one
@@ -40,10 +41,62 @@ class CheckpointError(ClassicnetsError):
     """A checkpoint that is missing, damaged, or not one of ours."""
 
 
+@dataclass(frozen=True)
+class CheckpointMeta:
+    """What a checkpoint says about its weights: the network and its arguments, the recipe, what
+    it was fed, how it classifies (the precision its test accuracy was measured at, and flips),
+    and where in its run it was written. Written and read here only (`to_dict`, `from_dict`)."""
+
+    model: str
+    input: InputSpec
+    model_args: dict[str, Any] = field(default_factory=dict)
+    recipe: str | None = None
+    inference: Inference = Inference()
+    epoch: int = 0
+    step: int = 0
+    metrics: dict[str, Any] | None = None  # the metrics row of its epoch
+    stopped: str | None = None  # why its run ended before its last epoch (early stopping), if it did
+    format: int = FORMAT_VERSION
+
+    @classmethod
+    def of(cls, config: TrainConfig, device: torch.device, *, epoch: int, step: int,
+           metrics: dict[str, Any] | None, stopped: str | None = None) -> "CheckpointMeta":
+        """The metadata of a checkpoint of a run of `config` on `device`."""
+        return cls(model=config.model, model_args=config.model_args, recipe=config.recipe, input=config.input_spec(),
+                   inference=Inference.of(config, device), epoch=epoch, step=step, metrics=metrics, stopped=stopped)
+
+    def to_dict(self) -> dict[str, Any]:
+        meta = {"model": self.model, "model_args": self.model_args, "recipe": self.recipe,
+                "input": self.input.to_dict(), "epoch": self.epoch, "step": self.step, "metrics": self.metrics,
+                "flip_tta": self.inference.flip, "precision": self.inference.precision, "format": self.format}
+        return {**meta, "stopped": self.stopped} if self.stopped else meta
+
+    @classmethod
+    def from_dict(cls, meta: dict[str, Any]) -> "CheckpointMeta":
+        """The typed metadata of a file's verified JSON, its types and bounds checked (`check_meta`)."""
+        check_meta(meta)
+        stopped = meta.get("stopped")
+        return cls(model=meta["model"], model_args=dict(meta.get("model_args", {})), recipe=meta.get("recipe"),
+                   input=InputSpec.from_dict(meta["input"]),
+                   inference=Inference(precision=meta.get("precision", "auto"), flip=meta.get("flip_tta", False)),
+                   epoch=meta.get("epoch", 0), step=meta.get("step", 0),
+                   metrics=meta.get("metrics") if isinstance(meta.get("metrics"), dict) else None,
+                   stopped=text(stopped, "why the run stopped") if stopped is not None else None)
+
+    @property
+    def label(self) -> str:
+        """The network and its recipe, for titles: `lenet (book recipe)`."""
+        return f"{self.model} ({self.recipe} recipe)" if self.recipe else self.model
+
+
 @dataclass
 class Checkpoint:
-    meta: dict[str, Any]  # model, model_args, recipe, input, epoch, step, metrics, ...
+    meta: dict[str, Any]  # the file's metadata as written (CheckpointMeta's entries and a resume state's)
     tensors: dict[str, torch.Tensor]
+
+    @property
+    def info(self) -> CheckpointMeta:
+        return CheckpointMeta.from_dict(self.meta)
 
     @property
     def input(self) -> InputSpec:
@@ -83,15 +136,17 @@ def tensors_sha256(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None
 def save_checkpoint(
     path: Path,
     model: nn.Module,
-    meta: dict[str, Any],
+    info: CheckpointMeta,
     *,
     optimizer: torch.optim.Optimizer | None = None,
+    state: dict[str, Any] | None = None,
     extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write weights (+ optimizer and RNG state when `optimizer` is given, + `extra` tensors)
-    atomically, with a checksum of every tensor that `read_checkpoint` verifies."""
+    """Write weights (+ optimizer and RNG state when `optimizer` is given, + a resume `state` and
+    its `extra` tensors) atomically, with a checksum of the tensors and the metadata that
+    `read_checkpoint` verifies."""
     tensors = {f"model.{k}": v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    meta = {**meta, "format": FORMAT_VERSION}
+    meta = {**(state or {}), **info.to_dict()}
     if optimizer is not None:
         optim_tensors, optim_meta = _optimizer_tensors(optimizer)
         tensors.update(optim_tensors)
@@ -211,6 +266,8 @@ def check_meta(meta: dict[str, Any]) -> None:
         raise Invalid(f"flip_tta is {meta['flip_tta']!r}, not true or false")
     if meta.get("precision", "auto") not in PRECISIONS:
         raise Invalid(f"precision is {meta['precision']!r}, not one of {', '.join(PRECISIONS)}")
+    if meta.get("stopped") is not None:
+        text(meta["stopped"], "why the run stopped")
 
 
 def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
@@ -351,8 +408,12 @@ class LoadedRun:
 
     run_dir: Path
     model: nn.Module
-    input: InputSpec  # what the network was fed, and so what it must be fed now
-    meta: dict[str, Any]  # the checkpoint's metadata: model, model_args, recipe, epoch, metrics, ...
+    info: CheckpointMeta  # how it was trained and how it classifies
+
+    @property
+    def input(self) -> InputSpec:
+        """What the network was fed, and so what it must be fed now."""
+        return self.info.input
 
     @property
     def class_names(self) -> list[str]:
@@ -360,32 +421,38 @@ class LoadedRun:
 
     @property
     def label(self) -> str:
-        """The network and its recipe, for titles: `lenet (book recipe)`."""
-        recipe = self.meta.get("recipe")
-        return f"{self.meta['model']} ({recipe} recipe)" if recipe else str(self.meta["model"])
+        return self.info.label
 
     def inference(self) -> Inference:
         """How the run classified its test set: at its precision, with test-time flips if it trained with them."""
-        return Inference(precision=self.meta.get("precision", "auto"), flip=bool(self.meta.get("flip_tta", False)))
+        return self.info.inference
 
     def export_meta(self) -> dict[str, Any]:
         """What every export carries besides the network: its name and arguments and its input."""
-        return {"model": self.meta["model"], "model_args": self.meta.get("model_args", {}), "input": self.input.to_dict()}
+        return {"model": self.info.model, "model_args": self.info.model_args, "input": self.input.to_dict()}
 
 
-def load_run(path: str | Path) -> LoadedRun:
-    """Load a run directory's final model (or its last checkpoint, for an unfinished run),
-    or a checkpoint file given directly."""
+def load_run(path: str | Path, best: bool = False) -> LoadedRun:
+    """Load a run directory's final model (or its last checkpoint, for an unfinished run), with
+    `best` its best validation epoch's (`--keep-best`), or a checkpoint file given directly."""
     path = Path(path)
     if path.is_dir():
-        candidates = [path / "model.safetensors", path / "last.safetensors"]
+        if best:
+            candidates = [path / BEST]
+            if not candidates[0].is_file():
+                raise CheckpointError(f"{path} holds no {BEST}: the run was not trained with --keep-best "
+                                      "(and --val-size), or has not finished an epoch yet")
+        else:
+            candidates = [path / FINAL, path / LAST]
         found = next((c for c in candidates if c.is_file()), None)
         if found is None:
-            raise CheckpointError(f"{path} holds no model.safetensors or last.safetensors: is it a run directory?")
+            raise CheckpointError(f"{path} holds no {FINAL} or {LAST}: is it a run directory?")
         run_dir, file = path, found
+    elif best:
+        raise CheckpointError(f"--best picks {BEST} in a run directory; {path} is a file: give its directory")
     else:
         run_dir, file = path.parent, path
     checkpoint = read_checkpoint(file)
     model = build_model(checkpoint, file)
     model.eval()
-    return LoadedRun(run_dir=run_dir, model=model, input=checkpoint.input, meta=checkpoint.meta)
+    return LoadedRun(run_dir=run_dir, model=model, info=checkpoint.info)

@@ -10,14 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from classicnets.errors import ClassicnetsError
 
+from classicnets.inputs import MAX_RESIZE, Dataset, InputSpec, get_dataset, outputs_fit, user_kind
+from classicnets.training.choices import INITS, LOSSES, OPTIMIZERS, SCHEDULES
+
 if TYPE_CHECKING:
     from classicnets.data.request import DataRequest
-from classicnets.inputs import MAX_RESIZE, Dataset, InputSpec, get_dataset, outputs_fit, user_kind
 
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "adagrad", "rmsprop", "adadelta")
-SCHEDULES = ("constant", "step", "cosine", "onecycle")
-LOSSES = ("cross_entropy", "nll", "bce")
-INITS = ("xavier", "default", "kaiming")
 # "auto": bf16 autocast on CUDA, float32 elsewhere; "bf16" also on CPUs with native bf16 (training.device)
 PRECISIONS = ("auto", "fp32", "bf16")
 # No recipe uses more than 1; float32 cannot hold more than 3.4e38 and an update with such a
@@ -30,45 +28,84 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 
 
+@dataclass(frozen=True)
+class Flag:
+    """How a field is offered as a `train` option (`--field-name`), declared beside the field."""
+
+    help: str | None = None
+    choices: tuple[str, ...] | None = None
+    positive: bool = False  # numbers: only values > 0 parse
+    metavar: str | None = None
+
+
+def option(default: Any, help: str | None = None, *, choices: Any = None, positive: bool = False,
+           metavar: str | None = None) -> Any:
+    """A field that the `train` command offers as an override of the recipe."""
+    flag = Flag(help=help, choices=tuple(choices) if choices is not None else None, positive=positive, metavar=metavar)
+    return field(default=default, metadata={"flag": flag})
+
+
+def flags() -> list[tuple[dataclasses.Field[Any], Flag]]:
+    """The fields `train` offers, in declaration order, each with its option's description."""
+    return [(f, f.metadata["flag"]) for f in dataclasses.fields(TrainConfig) if "flag" in f.metadata]
+
+
 @dataclass
 class TrainConfig:
     model: str = "lenet"
-    model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments (JSON values)
+    model_args: dict[str, Any] = field(default_factory=dict)  # builder arguments (JSON values): --arg KEY=VALUE
     recipe: str = "book"  # where the defaults came from: "book", "fast" or "custom"
+    # The data set and a folder's options: their flags belong to the data commands (cli.data_cmd).
     dataset: str = "fashion-mnist"  # mnist, kmnist, cifar10, folder:PATH, npz:FILE; "toy4x4": seed 003's (tiny_cnn)
     channels: int | None = None  # folder: 1 (grey) or 3 (colour); None: chosen from the pictures
     image_size: int | None = None  # folder: every picture resized to this side; None: their own square size
     test_fraction: float = 0.2  # folder without train/ and test/: the share of each class held out for testing
     strict: bool = False  # folder: an unreadable file is an error, not skipped and listed
-    epochs: int = 10
-    batch_size: int = 256
-    lr: float = 0.9
-    optimizer: str = "sgd"
+    epochs: int = option(10, positive=True)
+    batch_size: int = option(256, positive=True)
+    lr: float = option(0.9, "learning rate", positive=True)
+    optimizer: str = option("sgd", choices=OPTIMIZERS)
     momentum: float = 0.9  # for "momentum" and "nesterov"
-    weight_decay: float = 0.0
-    schedule: str = "constant"
+    weight_decay: float = option(0.0)
+    schedule: str = option("constant", "learning-rate schedule", choices=SCHEDULES)
     warmup_epochs: float = 0.0  # linear warm-up for "cosine"
-    label_smoothing: float = 0.0
+    label_smoothing: float = option(0.0)
     loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
-    init: str = "xavier"  # the book's Xavier-uniform init, PyTorch's "default", or He's "kaiming"
-    resize: int | None = None  # square side fed to the network (and built for); None keeps the native size
+    init: str = option("xavier", "xavier (the book's), PyTorch's default, or kaiming (He-normal, for deep ReLU "
+                       "stacks without BatchNorm)", choices=INITS)
+    resize: int | None = option(None, "side in pixels the images are resized to", positive=True)
     mean: float | None = 0.0  # input normalisation on the [0, 1] scale, every channel; None: the data set's own
     std: float | None = 1.0  # statistics, channel by channel. d2l feeds ToTensor() output: 0 and 1
-    augment: bool = False  # random horizontal flips, and random crops after zero padding by crop_padding px
-    crop_padding: int = 2
-    limit: int | None = None  # use the first N training (and at most N test) examples
-    val_size: int = 0  # >0: carve a validation set from the training set, report it as test_acc
-    seed: int = 0
-    device: str = "auto"  # "auto" (CUDA, else Apple's MPS, else the CPU), "cpu", "cuda", "cuda:N", "mps"
-    compile: bool = False
-    channels_last: bool | None = None  # None: on for CUDA, off on CPU
-    precision: str = "auto"  # one of PRECISIONS
-    flip_tta: bool = False  # evaluate on each test image and its mirror image (mean of the two softmaxes)
+    augment: bool = option(False, "random horizontal flips and random crops after zero padding by --crop-padding px")
+    crop_padding: int = option(2, "with --augment: the crops' padding (default 2; 0: flips only, as the speedrun "
+                               "recipe)", metavar="PX")
+    limit: int | None = option(None, "use only the first N training (and test) images", positive=True)
+    val_size: int = option(0, "hold out N training images as a validation set: every epoch also reports val_acc "
+                           "and val_loss on it (--keep-best and --early-stop watch it)")
+    keep_best: bool = option(False, "with --val-size: also keep the weights of the epoch with the best validation "
+                             "accuracy, in RUN_DIR/best.safetensors (evaluate, predict, explain, export: --best)")
+    early_stop: int = option(0, "with --val-size: stop after this many epochs without a better validation "
+                             "accuracy (0: never)", metavar="PATIENCE")
+    min_delta: float = option(0.0, "with --early-stop: the least rise of the validation accuracy that counts "
+                              "as better", metavar="D")
+    early_stop_from: int = option(1, "with --early-stop: epochs before the patience starts counting (Keras' "
+                                  "start_from_epoch; at least 1)", positive=True, metavar="EPOCHS")
+    seed: int = option(0)
+    device: str = option("auto", "auto (CUDA, else Apple's GPU, else the CPU), cpu, cuda, cuda:N or mps (default auto)")
+    compile: bool = option(False, "torch.compile the model")
+    channels_last: bool | None = option(None, "train in the channels_last memory layout (default: on CUDA; on the "
+                                        "CPU for the networks measured faster in it)")
+    precision: str = option("auto", "auto: bf16 autocast on CUDA, float32 elsewhere; bf16: also on CPUs with native "
+                            "bf16 (AVX512-BF16, AMX), float32 where there is none; fp32: float32 everywhere",
+                            choices=PRECISIONS)
+    flip_tta: bool = option(False, "test-time flips: classify each test image and its mirror image, average the two")
     eval_batch_size: int | None = None  # None: twice the training batch
     data_dir: str | None = None
-    tensorboard: bool = False
-    sync_bn: bool = False  # SyncBatchNorm across processes under torchrun (CUDA only)
-    save_every: float = 300.0  # seconds of training between mid-epoch checkpoints (every epoch's end has one)
+    tensorboard: bool = option(False, "also log to RUN_DIR/tensorboard")
+    sync_bn: bool = option(False, "under torchrun on CUDA: BatchNorm statistics over the global batch (SyncBatchNorm)")
+    save_every: float = option(300.0, "write a checkpoint at least this often within an epoch (default 300); every "
+                               "epoch's end has one, and Ctrl-C saves one at the current step", positive=True,
+                               metavar="SECONDS")
 
     def __post_init__(self) -> None:
         # The input size has one owner, `resize`: `--arg input_size=N` is another way to say it.
@@ -155,6 +192,14 @@ class TrainConfig:
             raise bad("save_every", self.save_every, "a positive number of seconds")
         if self.val_size < 0:
             raise bad("val_size", self.val_size, "a number of examples >= 0")
+        if self.early_stop < 0 or self.min_delta < 0:
+            raise ClassicnetsError("--early-stop and --min-delta must be >= 0")
+        if self.early_stop_from < 1:
+            raise bad("early_stop_from", self.early_stop_from, "at least 1 epoch of warm-up")
+        for name in ("keep_best", "early_stop"):
+            if getattr(self, name) and not self.val_size:
+                raise ClassicnetsError(f"--{name.replace('_', '-')} watches the validation accuracy: hold out a "
+                                       "validation set with --val-size N (for example 5000)")
         self.input_spec()  # the mean, std and size, checked by the owner every reader uses
         return self
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from classicnets.training.config import TrainConfig
-from classicnets.training.device import autocast
+from classicnets.training.device import autocast, resolve_precision
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,10 @@ class Inference:
     flip: bool = False
 
     @classmethod
-    def of(cls, config: TrainConfig) -> "Inference":
-        return cls(precision=config.precision, flip=config.flip_tta)
+    def of(cls, config: TrainConfig, device: torch.device) -> "Inference":
+        """How a run of `config` on `device` classifies: at the precision it resolves to there (so a
+        bf16 run is evaluated in bf16 on any device that computes it), with its flips."""
+        return cls(precision=resolve_precision(device, config.precision), flip=config.flip_tta)
 
     def probabilities(self, model: nn.Module, x: torch.Tensor, device: torch.device) -> torch.Tensor:
         """Softmax of the network's outputs for `x`; with flips, the mean over `x` and `x` mirrored."""

@@ -29,10 +29,19 @@ from classicnets.training.config import TrainConfig
 from classicnets.validation import mapping, parse_json
 
 LOCK_FILE = ".lock"
-CONFIG, METRICS, LAST, FINAL = "config.json", "metrics.jsonl", "last.safetensors", "model.safetensors"
-# What a fresh run writes; replaced when a run starts over in the same directory.
+# The run directory's layout: every name in it is declared here and read from here.
+CONFIG = "config.json"  # the TrainConfig, the environment and the command line
+METRICS = "metrics.jsonl"  # one row per finished epoch
+LAST = "last.safetensors"  # weights, optimizer and RNG state, position: what `resume` continues from
+FINAL = "model.safetensors"  # the weights at the run's end (its last epoch, or where early stopping ended it)
+BEST = "best.safetensors"  # with --keep-best: the weights of the epoch with the best validation accuracy
 SKIPPED = "skipped.txt"  # a folder's files that are not pictures it could read, one per line with why
-RUN_FILES = (CONFIG, METRICS, LAST, FINAL, SKIPPED, "curves.png", "confusion.png")
+CURVES = "curves.png"  # the book's Animator picture, redrawn as the run goes
+CONFUSION = "confusion.png"  # written by `evaluate`
+TENSORBOARD = "tensorboard"  # with --tensorboard: the event files (a directory)
+LR_FIND = "lr_find.png"  # `lr-find --out DIR`: the learning-rate range test
+# What a fresh run writes; replaced when a run starts over in the same directory.
+RUN_FILES = (CONFIG, METRICS, LAST, FINAL, BEST, SKIPPED, CURVES, CONFUSION)
 
 _held: dict[Path, int] = {}  # directories this process holds -> nesting depth (resume claims, then run)
 

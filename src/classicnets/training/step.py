@@ -36,6 +36,7 @@ class TrainingParts:
     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     train_batches: Batches
     test_batches: Batches
+    val_batches: Batches | None  # the validation set held out of the training set (`val_size`), if any
     total_steps: int  # the schedule's length: epochs x batches per epoch
     world: World = World()  # this process's rank among those training together (torchrun)
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from torch import nn
-
-from classicnets.training.loop import TrainingParts, default_run_dir, run
+from classicnets.trainer import run
+from classicnets.training.observers import Observer, RunState
 from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
+from classicnets.training.setup import default_run_dir
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
 
@@ -42,6 +42,16 @@ class SpeedrunResult:
                 "curve": self.curve}
 
 
+class _WallClock(Observer):
+    """Each row's wall time since the call began, data loading included."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+
+    def measure(self, run: RunState) -> dict[str, float]:
+        return {"wall_seconds": time.perf_counter() - self.started}
+
+
 def speedrun(model: str | None = None, *, out: str | Path | None = None, overwrite: bool = False,
              show_progress: bool = False, log: Any = print, **overrides: Any) -> SpeedrunResult:
     """Train from a cold start: with no `model`, the speedrun recipe (SPEEDRUN_MODEL's); else
@@ -49,11 +59,8 @@ def speedrun(model: str | None = None, *, out: str | Path | None = None, overwri
     started = time.perf_counter()
     config = recipe_config(model or SPEEDRUN_MODEL, "fast" if model else "speedrun", **overrides)
 
-    def wall_clock(_epoch: int, _model: nn.Module, _parts: TrainingParts) -> dict[str, float]:
-        return {"wall_seconds": time.perf_counter() - started}
-
     result = run(config, out=out or default_run_dir(f"speedrun-{config.model}"), overwrite=overwrite,
-                 show_progress=show_progress, log=log, on_epoch_end=wall_clock)
+                 show_progress=show_progress, log=log, observers=[_WallClock(started)])
     seconds = time.perf_counter() - started
     curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
     time_to = {f"{t:.2f}": first_reaching(curve, t) for t in THRESHOLDS}
