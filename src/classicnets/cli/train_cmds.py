@@ -162,10 +162,13 @@ def run_speedrun(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_config_flags(group: argparse._ArgumentGroup) -> None:
-    """`--field-name` for every field of TrainConfig that declares a flag: its help, type and
-    choices are the field's (`config.option`); an option left out keeps the recipe's value."""
+def add_config_flags(group: argparse._ArgumentGroup, only: tuple[str, ...] | None = None) -> None:
+    """`--field-name` for every field of TrainConfig that declares a flag (or those named in
+    `only`): its help, type and choices are the field's (`config.option`); an option left out
+    keeps the recipe's value."""
     for f, flag in flags():
+        if only is not None and f.name not in only:
+            continue
         name = "--" + f.name.replace("_", "-")
         options: dict[str, Any] = {"help": flag.help, "metavar": flag.metavar, "default": None}
         kind = str(f.type).split("|")[0].strip()
@@ -177,6 +180,38 @@ def add_config_flags(group: argparse._ArgumentGroup) -> None:
             options["type"] = {"int": positive_int if flag.positive else int,
                                "float": positive_float if flag.positive else float, "str": str}[kind]
         group.add_argument(name, **options)
+
+
+# What shapes a learning-rate range test; the schedule, epochs and what only watches a run do not.
+_LR_FIND_FLAGS = ("batch_size", "optimizer", "weight_decay", "label_smoothing", "init", "resize", "augment",
+                  "crop_padding", "seed", "limit", "device", "precision", "channels_last")
+
+
+def run_lr_find(args: argparse.Namespace) -> int:
+    from rich.progress import Progress
+
+    from classicnets.training.lr_find import range_test
+    from classicnets.reports.curves import plot_lr_find
+
+    args.data_dir = resolve_data_dir(args, args.dataset or "fashion-mnist")
+    overrides = {name: getattr(args, name) for name in (*_LR_FIND_FLAGS, "dataset", "data_dir", *FOLDER_OPTIONS)}
+    config = recipe_config(args.model, args.recipe, **overrides, model_args=parse_model_args(args.arg))
+    out = Path(args.out or f"lr_find-{args.model}.png")
+    with Progress(console=err_console, transient=True, disable=args.quiet) as bar:
+        task = bar.add_task("learning-rate sweep", total=args.steps)
+        result = range_test(config, start_lr=args.start_lr, end_lr=args.end_lr, steps=args.steps,
+                            show_progress=not args.quiet, progress=lambda done, _total: bar.update(task, completed=done))
+    plot_lr_find(result, out)
+    if args.json:
+        print_json({**result.to_dict(), "png": str(out)})
+        return 0
+    low, high = result.falling
+    console.print(f"{config.model} ({config.recipe} recipe, {config.optimizer}, batch {config.batch_size}): the loss "
+                  f"falls from lr {low:.2g} to {high:.2g}; suggested lr {result.suggestion:.3g} (the recipe trains "
+                  f"at {config.lr:g})" + (f"; the loss blew up at {result.lrs[-1]:.2g}" if result.diverged else ""),
+                  markup=False, highlight=False, soft_wrap=True)
+    err_console.print(f"wrote {out}")
+    return 0
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -223,6 +258,26 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     add_data_arguments(p, dataset="train on this data set (default fashion-mnist)", folder=True)
     p.set_defaults(handler=run_train)
+
+    p = subparsers.add_parser(
+        "lr-find", help="find a learning rate: a short sweep from tiny to huge rates, the loss curve and a suggestion",
+        description="The learning-rate range test: train MODEL from its recipe's start for --steps steps while the "
+                    "learning rate grows exponentially from --start-lr to --end-lr (stopping once the loss blows up), "
+                    "smooth the loss, and suggest the rate where it falls fastest within the range where it falls. "
+                    "Writes the curve to --out; no run directory is made.")
+    p.add_argument("model", choices=NAMES, metavar="MODEL", help="network name (see `classicnets models`)")
+    p.add_argument("--recipe", choices=RECIPES, default="book", help="whose optimizer, batches and input (default book)")
+    p.add_argument("--start-lr", type=positive_float, default=1e-6, help="the sweep's first rate (default 1e-6)")
+    p.add_argument("--end-lr", type=positive_float, default=10.0, help="its last rate (default 10)")
+    p.add_argument("--steps", type=positive_int, default=200, help="steps of the sweep (default 200)")
+    p.add_argument("--out", metavar="PNG", help="where the curve goes (default ./lr_find-MODEL.png)")
+    p.add_argument("--json", action="store_true", help="print the sweep and the suggestion as one JSON document")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    g = p.add_argument_group("overrides of the recipe")
+    add_config_flags(g, only=_LR_FIND_FLAGS)
+    g.add_argument("--arg", action="append", metavar="KEY=VALUE", help="network builder argument, repeatable")
+    add_data_arguments(p, dataset="sweep on this data set (default fashion-mnist)", folder=True)
+    p.set_defaults(handler=run_lr_find)
 
     p = subparsers.add_parser("evaluate", help="test accuracy, per-class accuracy and confusion matrix of a run",
                               description="Evaluate a trained run on its data set's test split (or --dataset's, "

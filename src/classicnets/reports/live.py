@@ -4,7 +4,6 @@ cell too), and TensorBoard's event files."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -31,6 +30,8 @@ class ProgressBar(Observer):
         self.loss: float | None = None
 
     def on_start(self, run: RunState) -> None:
+        if not run.main:
+            return  # one process shows the run
         self.progress = NotebookProgress() if self.notebook else Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=Console(stderr=True), transient=True)
@@ -38,6 +39,8 @@ class ProgressBar(Observer):
 
     def on_step(self, run: RunState) -> None:
         position, epochs = run.position, run.config.epochs
+        if self.progress is None:
+            return
         if self.task is None:
             self.task = self.progress.add_task(f"epoch {position.epoch + 1}/{epochs}",
                                                total=len(run.parts.train_batches), completed=position.batch)
@@ -48,7 +51,7 @@ class ProgressBar(Observer):
             self.progress.update(self.task, description=f"epoch {position.epoch + 1}/{epochs} loss {run.loss:.3f}")
 
     def on_epoch_end(self, run: RunState, row: dict[str, Any]) -> None:
-        if self.task is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.remove_task(self.task)
         self.task, self.loss = None, None
 
@@ -58,11 +61,11 @@ class ProgressBar(Observer):
 
 
 class EpochLog(Observer):
-    """The lines a run prints: what it trains, each epoch (at most one a second), and d2l's
-    closing lines as `train_ch6` prints them."""
+    """The lines a run prints to its log (rank 0's under torchrun): what it trains, each epoch (at
+    most one a second), and d2l's closing lines as `train_ch6` prints them."""
 
-    def __init__(self, log: Callable[[str], None], announce: bool = True, every: float = _WRITE_EVERY_S) -> None:
-        self.log, self.announce, self.throttle = log, announce, Throttle(every)
+    def __init__(self, announce: bool = True, every: float = _WRITE_EVERY_S) -> None:
+        self.announce, self.throttle = announce, Throttle(every)
         self.shown = 0  # epochs whose line is printed
 
     def on_start(self, run: RunState) -> None:
@@ -74,8 +77,8 @@ class EpochLog(Observer):
         precision = resolve_precision(device, config.precision)
         on += ", bf16" if precision == "bf16" else ""
         if config.precision == "bf16" and precision != "bf16":
-            self.log(f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32")
-        self.log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
+            run.log(f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32")
+        run.log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
                  f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run.run_dir}")
 
     def on_epoch_end(self, run: RunState, row: dict[str, Any]) -> None:
@@ -90,14 +93,14 @@ class EpochLog(Observer):
         final = run.metrics[-1]
         seconds = sum(m["train_seconds"] for m in run.metrics)
         examples = sum(m["train_examples"] for m in run.metrics)
-        self.log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
-        self.log(f"{examples / seconds if seconds else 0.0:.1f} examples/sec on {run.parts.device}")
-        self.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL})")
+        run.log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
+        run.log(f"{examples / seconds if seconds else 0.0:.1f} examples/sec on {run.parts.device}")
+        run.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL})")
 
     def _line(self, run: RunState, row: dict[str, Any]) -> None:
         self.shown = row["epoch"]
         val = f", val acc {row['val_acc']:.3f}" if "val_acc" in row else ""
-        self.log(f"epoch {row['epoch']:>3}/{run.config.epochs}: loss {row['train_loss']:.3f}, train acc "
+        run.log(f"epoch {row['epoch']:>3}/{run.config.epochs}: loss {row['train_loss']:.3f}, train acc "
                  f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}{val}, "
                  f"{row['examples_per_sec']:,.0f} examples/sec, {row['seconds']:.1f} s")
 
@@ -155,12 +158,12 @@ class TensorBoardLog(Observer):
             self.writer.close()
 
 
-def display_observers(config: TrainConfig, show_progress: bool, log: Callable[[str], None]) -> list[Observer]:
+def display_observers(config: TrainConfig, show_progress: bool) -> list[Observer]:
     """What shows a run of `config`: the bar (with `show_progress`), the log lines, the curves
     and, when the configuration asks, TensorBoard (its package checked before anything is written)."""
     notebook = show_progress and in_notebook()
     shown: list[Observer] = [ProgressBar(notebook)] if show_progress else []
-    shown += [CurvesPlot(live=notebook), EpochLog(log, announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S)]
+    shown += [CurvesPlot(live=notebook), EpochLog(announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S)]
     if config.tensorboard:
         shown.append(TensorBoardLog())
     return shown

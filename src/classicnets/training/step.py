@@ -46,11 +46,12 @@ def scheduled_lr(parts: TrainingParts, step: int) -> float:
     return parts.config.lr * lr_factor(parts.config, step, parts.total_steps)
 
 
-def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """Step `step` (0-based) on the batch (x, y): set the scheduled learning rate, forward under
-    autocast, loss, backward, optimizer step. Returns (output, loss) detached, without a host
-    synchronisation, and the learning rate used."""
-    lr = scheduled_lr(parts, step)
+def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int,
+               lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Step `step` (0-based) on the batch (x, y): set the scheduled learning rate (or `lr`, for the
+    learning-rate range test), forward under autocast, loss, backward, optimizer step. Returns
+    (output, loss) detached, without a host synchronisation, and the learning rate used."""
+    lr = scheduled_lr(parts, step) if lr is None else lr
     set_lr(parts.optimizer, lr)
     with autocast(parts.device, parts.config.precision):
         out = parts.step_model(x)
