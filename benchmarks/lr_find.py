@@ -35,12 +35,11 @@ def main() -> None:
     rows = []
     for entry in args.runs.split(","):
         name, recipe = entry.split(":")
-        started = time.perf_counter()
         found = classicnets.lr_find(name, recipe=recipe, steps=args.steps, plot=pictures / f"{name}-{recipe}.png")
         row = {"model": name, "recipe": recipe, "recipe_lr": found.recipe_lr, "suggestion": found.suggestion,
                "falling": found.falling, "ratio": found.suggestion / found.recipe_lr,
                "recipe_lr_in_falling_range": found.falling[0] <= found.recipe_lr <= found.falling[1],
-               "steps": len(found.lrs), "diverged": found.diverged, "seconds": time.perf_counter() - started}
+               "steps": len(found.lrs), "diverged": found.diverged}
         rows.append(row)
         print(f"{name:>9} {recipe:>8}: recipe lr {found.recipe_lr:<6g} suggestion {found.suggestion:.3g} "
               f"({row['ratio']:.2g}x), loss falls {found.falling[0]:.2g}..{found.falling[1]:.2g}", flush=True)

@@ -64,7 +64,8 @@ def test_best_holds_the_best_validation_epoch_and_evaluates_to_its_test_accuracy
     assert best_row(rows) == best and best["epoch"] < rows[-1]["epoch"]
     assert load_run(stopped, best=True).info.epoch == best["epoch"]
     for flag, row in ((["--best"], best), ([], rows[-1])):
-        assert main(["evaluate", str(stopped), "--json", "--confusion", str(tmp_path / "c.png"), *flag]) == 0
+        assert main(["evaluate", str(stopped), "--limit", "500", "--json", "--confusion", str(tmp_path / "c.png"),
+                     *flag]) == 0
         assert json.loads(capsys.readouterr().out)["accuracy"] == row["test_acc"]  # that epoch's weights, exactly
 
 
@@ -161,3 +162,26 @@ def test_best_of_a_run_without_it_is_one_line(stopped, tmp_path, capsys):
     assert main(["evaluate", str(out), "--best"]) == 1
     err = capsys.readouterr().err
     assert "holds no best.safetensors" in err and "--keep-best" in err and len(err.strip().splitlines()) == 1
+
+
+def test_explain_takes_best(stopped, tmp_path, capsys, fashion):
+    pytest.importorskip("captum", reason="explain needs the explain extra (captum)")
+    from PIL import Image
+
+    image = tmp_path / "shirt.png"
+    Image.fromarray(fashion.test.images[0, 0].numpy()).save(image)
+    assert main(["explain", str(stopped), str(image), "--best", "--out", str(tmp_path / "x"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["model"] == "mlp"
+
+
+def test_show_lists_the_validation_accuracy_and_a_damaged_one_is_one_line(stopped, tmp_path, capsys):
+    assert main(["show", str(stopped)]) == 0
+    assert "val" in capsys.readouterr().out.split("┃")[5]  # the fifth column (wrapped in 80 columns)
+    out = tmp_path / "run"
+    shutil.copytree(stopped, out)
+    rows = (out / "metrics.jsonl").read_text().splitlines()
+    rows[0] = rows[0].replace('"val_acc": ', '"val_acc": "high", "was": ')
+    (out / "metrics.jsonl").write_text("\n".join(rows) + "\n")
+    assert main(["show", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "val_acc is 'high', not a number" in err and len(err.strip().splitlines()) == 1

@@ -58,8 +58,14 @@ def run_train(args: argparse.Namespace) -> int:
 def run_evaluate(args: argparse.Namespace) -> int:
     from classicnets.analysis.evaluation import evaluate_run
     from classicnets.training.checkpoint import load_run
+    from classicnets.training.device import resolve_device, resolve_precision
 
     loaded = load_run(args.run_dir, best=args.best)
+    precision = loaded.inference().precision
+    if precision == "bf16" and resolve_precision(resolve_device(args.device), precision) != "bf16":
+        err_console.print(f"classicnets: warning: the run measured its test accuracy in bf16, and {args.device} has no "
+                          "native bf16: evaluating in float32, so the last digits may differ", markup=False,
+                          highlight=False, soft_wrap=True)
     evaluation = evaluate_run(loaded, data_dir=resolve_data_dir(args, args.dataset or loaded.input.dataset),
                               device=args.device, limit=args.limit, dataset=args.dataset)
     out = Path(args.confusion or loaded.run_dir / CONFUSION)
@@ -101,15 +107,17 @@ def run_show(args: argparse.Namespace) -> int:
     config = run_config(run_dir)
     title = f"{config.model} ({config.recipe} recipe): {run_dir}" if config else str(run_dir)
     table = Table(title=title)
-    for column in ("epoch", "train loss", "train acc", "test acc"):
+    validated = all("val_acc" in row for row in rows)
+    for column in ("epoch", "train loss", "train acc", "test acc", *(("val acc",) if validated else ())):
         table.add_column(column, justify="right")
     table.add_column("test acc 0..1", no_wrap=True, min_width=20)
     for column in ("img/s", "s"):
         table.add_column(column, justify="right")
     for row in rows:
         bar = "#" * round(row["test_acc"] * 20)
+        val = (f"{row['val_acc']:.3f}",) if validated else ()
         table.add_row(str(row["epoch"]), f"{row['train_loss']:.3f}", f"{row['train_acc']:.3f}",
-                      f"{row['test_acc']:.3f}", bar, f"{row['examples_per_sec']:,.0f}", f"{row['seconds']:.1f}")
+                      f"{row['test_acc']:.3f}", *val, bar, f"{row['examples_per_sec']:,.0f}", f"{row['seconds']:.1f}")
     console.print(table)
     for name in (CURVES, CONFUSION):
         if (run_dir / name).is_file():
@@ -207,9 +215,10 @@ def run_lr_find(args: argparse.Namespace) -> int:
         return 0
     low, high = result.falling
     console.print(f"{config.model} ({config.recipe} recipe, {config.optimizer}, batch {config.batch_size}): the loss "
-                  f"falls from lr {low:.2g} to {high:.2g}; suggested lr {result.suggestion:.3g} (the recipe trains "
-                  f"at {config.lr:g})" + (f"; the loss blew up at {result.lrs[-1]:.2g}" if result.diverged else ""),
-                  markup=False, highlight=False, soft_wrap=True)
+                  f"falls from lr {low:.2g} to its lowest at {high:.2g}"
+                  + (f" and blows up by {result.lrs[-1]:.2g}" if result.diverged else "")
+                  + f"; suggested lr {result.suggestion:.3g}, where it falls fastest (the recipe trains at "
+                  f"{config.lr:g})", markup=False, highlight=False, soft_wrap=True)
     err_console.print(f"wrote {out}")
     return 0
 

@@ -20,6 +20,8 @@ def plot_curves(metrics: Sequence[dict[str, Any]], path: str | Path, title: str 
     ax.plot(epochs, [m["train_loss"] for m in metrics], "-", color="C0", label="train loss")
     ax.plot(epochs, [m["train_acc"] for m in metrics], "--", color="C1", label="train acc")
     ax.plot(epochs, [m["test_acc"] for m in metrics], "-.", color="C2", label="test acc")
+    if all("val_acc" in m for m in metrics):
+        ax.plot(epochs, [m["val_acc"] for m in metrics], ":", color="C3", label="val acc")
     ax.set_xlabel("epoch")
     ax.set_xlim(1, max(max(epochs, default=1), 2))
     ax.grid(alpha=0.3)

@@ -15,7 +15,7 @@ from classicnets.reports.notebook import LiveImage, NotebookProgress, in_noteboo
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import resolve_precision
 from classicnets.training.observers import FINISHED, STOPPED, Observer, RunState, Throttle
-from classicnets.training.rundir import CURVES, FINAL, METRICS, TENSORBOARD
+from classicnets.training.rundir import BEST, CURVES, FINAL, METRICS, TENSORBOARD
 
 _WRITE_EVERY_S = 1.0  # at most one plot and log line per second: seed 003's toy run has 2,000 epochs
 
@@ -90,12 +90,15 @@ class EpochLog(Observer):
             self._line(run, run.metrics[-1])
         if outcome not in (FINISHED, STOPPED) or not run.metrics:
             return
+        if outcome == STOPPED:
+            run.log(run.stop_reason or "stopped")
         final = run.metrics[-1]
         seconds = sum(m["train_seconds"] for m in run.metrics)
         examples = sum(m["train_examples"] for m in run.metrics)
         run.log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
         run.log(f"{examples / seconds if seconds else 0.0:.1f} examples/sec on {run.parts.device}")
-        run.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL})")
+        best = f", {BEST}" if run.config.keep_best else ""
+        run.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL}{best})")
 
     def _line(self, run: RunState, row: dict[str, Any]) -> None:
         self.shown = row["epoch"]
@@ -162,8 +165,10 @@ def display_observers(config: TrainConfig, show_progress: bool) -> list[Observer
     """What shows a run of `config`: the bar (with `show_progress`), the log lines, the curves
     and, when the configuration asks, TensorBoard (its package checked before anything is written)."""
     notebook = show_progress and in_notebook()
-    shown: list[Observer] = [ProgressBar(notebook)] if show_progress else []
-    shown += [CurvesPlot(live=notebook), EpochLog(announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S)]
+    shown: list[Observer] = [CurvesPlot(live=notebook),
+                             EpochLog(announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S)]
     if config.tensorboard:
         shown.append(TensorBoardLog())
+    if show_progress:
+        shown.append(ProgressBar(notebook))  # last: the bar is taken down after the last lines are out
     return shown

@@ -300,8 +300,6 @@ class _Loop:
     def finish(self, outcome: str) -> None:
         """The final weights: after the last epoch, or where early stopping ended the run."""
         state = self.state
-        if outcome == STOPPED:
-            state.log(state.stop_reason or "stopped")
         if state.main and state.metrics:
             last = state.metrics[-1]
             info = CheckpointMeta.of(state.config, self.parts.device, epoch=last["epoch"], step=state.position.step,

@@ -164,6 +164,7 @@ def _lock(run_dir: Path) -> int:
 # dropped and its epoch trained again, to the same values.
 
 _ROW_NUMBERS = ("train_loss", "train_acc", "test_acc", "examples_per_sec", "seconds")
+_OPTIONAL_NUMBERS = ("val_acc", "val_loss")  # with a validation set (--val-size)
 
 
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
@@ -194,7 +195,7 @@ def _row_problem(row: object, epoch: int) -> str | None:
         return "not a JSON object"
     if row.get("epoch") != epoch:
         return f"epoch {row.get('epoch')!r} where epoch {epoch} was expected"
-    for key in _ROW_NUMBERS:
+    for key in (*_ROW_NUMBERS, *(k for k in _OPTIONAL_NUMBERS if k in row)):
         value = row.get(key)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             return f"{key} is {value!r}, not a number" if key in row else f"it lacks {key}"
