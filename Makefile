@@ -8,7 +8,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup data demo test notebooks experiments bench-setup compare bench clean
+.PHONY: setup data browser demo test notebooks experiments bench-setup compare bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -64,7 +64,11 @@ bench: setup
 	$(BIN)/python benchmarks/scaling.py
 	$(BIN)/python benchmarks/leaderboard.py
 
-test: data
+# The report's and the demo's tests look at their pages in a real (headless) browser.
+browser:
+	scripts/ensure-browser.sh
+
+test: data browser
 	$(BIN)/python -m pytest -q
 
 clean:

@@ -28,7 +28,7 @@ import torch
 
 from classicnets.models import list_models
 from classicnets.training.rundir import read_metrics
-from classicnets.speedrun import first_reaching
+from classicnets.training.rundir import first_reaching
 from classicnets.training.recipes import BOOK_READINGS, recipe_config
 
 RESULTS = Path(__file__).parent / "results" / "tta.json"

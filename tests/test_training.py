@@ -179,7 +179,7 @@ def test_cpu_channels_last_reaches_the_weights_and_nchw_stays_nchw(tmp_path):
 
 
 def test_first_reaching_is_the_first_epoch_at_or_above_the_threshold():
-    from classicnets.speedrun import first_reaching
+    from classicnets.training.rundir import first_reaching
 
     curve = [{"test_acc": acc, "wall_seconds": s, "elapsed": s - 1}
              for acc, s in ((0.85, 10.0), (0.90, 20.0), (0.899, 30.0), (0.93, 40.0))]

@@ -10,17 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from classicnets.trainer import run
+from classicnets.training.rundir import first_reaching
 from classicnets.training.observers import Observer, RunState
 from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
 from classicnets.training.setup import default_run_dir
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
-
-
-def first_reaching(curve: list[dict[str, Any]], accuracy: float, clock: str = "wall_seconds") -> float | None:
-    """The `clock` value of the first row of `curve` (per-epoch rows, in order) whose test
-    accuracy is at least `accuracy`; None if none gets there."""
-    return next((row[clock] for row in curve if row["test_acc"] >= accuracy), None)
 
 
 @dataclass

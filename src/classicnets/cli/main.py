@@ -30,7 +30,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from classicnets.cli import data_cmd, experiment_cmds, explain_cmd, inspect_cmds, train_cmds
+    from classicnets.cli import data_cmd, experiment_cmds, explain_cmd, inspect_cmds, report_cmds, train_cmds
 
     parser = _Parser(prog="classicnets", description="Build, inspect, train and explain the classic "
                      "image-classification networks on Fashion-MNIST.")
@@ -42,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmds.add_parsers(subparsers)
     experiment_cmds.add_parsers(subparsers)
     explain_cmd.add_parsers(subparsers)
+    report_cmds.add_parsers(subparsers)
     return parser
 
 

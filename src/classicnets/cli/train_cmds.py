@@ -18,11 +18,12 @@ from classicnets.errors import ClassicnetsError
 from classicnets.policy import JsonList
 from classicnets.training.config import flags
 from classicnets.training.recipes import RECIPES, SPEEDRUN, SPEEDRUN_MODEL, recipe_config
-from classicnets.training.rundir import BEST, CONFUSION, CURVES, has_weights, read_metrics, run_config
+from classicnets.training.rundir import CONFUSION, CURVES, MISTAKES, has_weights, read_metrics, run_config
 from classicnets.zoo import NAMES
 
 if TYPE_CHECKING:
     from classicnets.analysis.evaluation import Evaluation
+    from classicnets.analysis.mistakes import Mistakes
     from classicnets.training.checkpoint import LoadedRun
 
 # The parsers, `show` and usage errors need no PyTorch; each command imports it when it runs.
@@ -70,7 +71,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
                               device=args.device, limit=args.limit, dataset=args.dataset)
     out = Path(args.confusion or loaded.run_dir / CONFUSION)
     if args.json:
-        print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out)})
+        mistakes = _mistakes(args, loaded)
+        print_json({**evaluation.to_dict(), "run_dir": str(loaded.run_dir), "confusion_png": str(out),
+                    **({"mistakes": mistakes.to_dict(), "mistakes_png": str(loaded.run_dir / MISTAKES)}
+                       if mistakes else {})})
         _plot_confusion(evaluation, loaded, out)
         return 0
     console.print(f"{loaded.info.model} from {loaded.run_dir}: test accuracy "
@@ -86,7 +90,27 @@ def run_evaluate(args: argparse.Namespace) -> int:
     console.print(table)
     _plot_confusion(evaluation, loaded, out)
     err_console.print(f"wrote {out}")
+    mistakes = _mistakes(args, loaded)
+    if mistakes is not None:
+        for pair in mistakes.pairs:
+            console.print(f"{pair.true} seen as {pair.predicted}: {pair.count} times", markup=False, highlight=False)
+        err_console.print(f"wrote {loaded.run_dir / MISTAKES}")
     return 0
+
+
+def _mistakes(args: argparse.Namespace, loaded: LoadedRun) -> Mistakes | None:
+    """With --mistakes N: the N worst mistakes and the most confused pairs, drawn to RUN_DIR/mistakes.png."""
+    if not args.mistakes:
+        return None
+    from classicnets.analysis.mistakes import find_mistakes
+    from classicnets.data.sources import data_for_run
+    from classicnets.reports.run_figures import plot_mistakes
+
+    test = data_for_run(loaded.input, dataset=args.dataset, data_dir=resolve_data_dir(
+        args, args.dataset or loaded.input.dataset)).test.head(args.limit)
+    found = find_mistakes(loaded, test, top=args.mistakes)
+    plot_mistakes(found, test, loaded.run_dir / MISTAKES, title=loaded.label)
+    return found
 
 
 def _plot_confusion(evaluation: Evaluation, loaded: LoadedRun, out: Path) -> None:
@@ -296,6 +320,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--limit", type=positive_int, help="evaluate only the first N test images")
     p.add_argument("--confusion", metavar="PNG", help="where to write the confusion matrix (default RUN_DIR/confusion.png)")
+    p.add_argument("--mistakes", type=positive_int, metavar="N", help="also draw the N test pictures with the highest "
+                   "loss and the most confused pairs of classes, with examples, to RUN_DIR/mistakes.png")
     p.add_argument("--json", action="store_true")
     add_data_arguments(p, dataset="evaluate on this data set's test split instead (it must have the run's classes)")
     p.set_defaults(handler=run_evaluate)

@@ -149,3 +149,30 @@ def recipe_config(model: str, recipe: str = "book", **overrides: Any) -> TrainCo
 
 if not set(BOOK) == set(FAST) == set(BOOK_READINGS) == set(NAMES):
     raise RuntimeError("every registered network needs a book recipe, a fast recipe and a book reading")
+
+
+# Fields that are `train` options of the data commands (cli.data_cmd), not TrainConfig flags.
+_DATA_OPTIONS = ("dataset", "channels", "image_size", "test_fraction", "strict")
+
+
+def train_command(config: TrainConfig) -> list[str]:
+    """The `classicnets train` command line that makes `config`: its recipe, and an option for
+    every field that differs from the recipe's value (`--data-dir` aside: where the files lie is
+    the machine's, not the run's)."""
+    from classicnets.training.config import flags
+
+    base = recipe_config(config.model, config.recipe if config.recipe in RECIPES else "book")
+    argv = ["classicnets", "train", config.model, "--recipe", base.recipe]
+    for name in (*(f.name for f, _ in flags()), *_DATA_OPTIONS):
+        value, default = getattr(config, name), getattr(base, name)
+        if value == default:
+            continue
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            argv.append(option if value else "--no-" + option[2:])
+        elif value is not None:
+            argv += [option, str(value)]
+    for key, value in config.model_args.items():
+        if base.model_args.get(key) != value:
+            argv += ["--arg", f"{key}={value!r}" if isinstance(value, str) else f"{key}={value}"]
+    return argv

@@ -38,10 +38,11 @@ BEST = "best.safetensors"  # with --keep-best: the weights of the epoch with the
 SKIPPED = "skipped.txt"  # a folder's files that are not pictures it could read, one per line with why
 CURVES = "curves.png"  # the book's Animator picture, redrawn as the run goes
 CONFUSION = "confusion.png"  # written by `evaluate`
+MISTAKES = "mistakes.png"  # written by `evaluate --mistakes N`
 TENSORBOARD = "tensorboard"  # with --tensorboard: the event files (a directory)
 LR_FIND = "lr_find.png"  # `lr-find --out DIR`: the learning-rate range test
 # What a fresh run writes; replaced when a run starts over in the same directory.
-RUN_FILES = (CONFIG, METRICS, LAST, FINAL, BEST, SKIPPED, CURVES, CONFUSION)
+RUN_FILES = (CONFIG, METRICS, LAST, FINAL, BEST, SKIPPED, CURVES, CONFUSION, MISTAKES)
 
 _held: dict[Path, int] = {}  # directories this process holds -> nesting depth (resume claims, then run)
 
@@ -218,6 +219,24 @@ def append_metrics(run_dir: Path, row: dict[str, Any]) -> None:
 def write_metrics(run_dir: Path, rows: list[dict[str, Any]]) -> None:
     """Replace metrics.jsonl with `rows`, atomically."""
     write_text_atomic(Path(run_dir) / METRICS, "".join(json.dumps(row) + "\n" for row in rows))
+
+
+def first_reaching(curve: list[dict[str, Any]], accuracy: float, clock: str = "wall_seconds") -> float | None:
+    """The `clock` value of the first row of `curve` (per-epoch rows, in order) whose test
+    accuracy is at least `accuracy`; None if none gets there."""
+    return next((row[clock] for row in curve if row["test_acc"] >= accuracy), None)
+
+
+def run_environment(run_dir: Path) -> dict[str, Any]:
+    """Where the run trained, as its config.json recorded it (device, precision, versions, date):
+    plain values only; {} for a run that recorded none."""
+    path = Path(run_dir) / CONFIG
+    try:
+        document = mapping(parse_json(path.read_bytes(), str(path)), str(path))
+        environment = mapping(document.get("environment", {}), "its environment")
+    except (OSError, ClassicnetsError):
+        return {}
+    return {k: v for k, v in environment.items() if isinstance(v, (str, int, float, bool)) and len(str(v)) <= 200}
 
 
 def run_config(run_dir: Path) -> TrainConfig | None:

@@ -33,6 +33,7 @@ def default_run_dir(model: str) -> Path:
 
 def environment(device: torch.device, world: World = World(), precision: str = "auto") -> dict[str, Any]:
     return {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
         "precision": resolve_precision(device, precision),
         "world_size": world.size,
         "classicnets": __version__, "torch": torch.__version__, "numpy": np.__version__,
