@@ -22,10 +22,11 @@ QUIET = {"show_progress": False, "log": lambda line: None}
 CHROMIUM = shutil.which("chromium")
 needs_browser = pytest.mark.skipif(CHROMIUM is None, reason="no chromium here: `make browser` installs Debian's")
 # As the machine's own probe starts it: headless, no sandbox (root), nothing fetched in the background;
-# the host rules make every name unresolvable, so the page gets nothing from outside the file.
+# every name unresolvable and every connection sent to a closed port: the network is off for the page.
 BROWSER_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000"]
+                 "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=127.0.0.1:9", "--virtual-time-budget=5000"]
+LOCAL_ONLY = ("--host-resolver-rules", "--proxy-server")  # the demo's page is on loopback: these would refuse it
 
 
 @pytest.fixture(scope="module")
@@ -262,12 +263,12 @@ def test_the_demo_serves_predicts_numbers(demo, trained_lenet_dir, tmp_path, fas
 
 @needs_browser
 def test_the_demo_page_renders_in_a_browser(demo, tmp_path):
-    result = subprocess.run([CHROMIUM, *[f for f in BROWSER_FLAGS if not f.startswith("--host-resolver")],
+    result = subprocess.run([CHROMIUM, *[f for f in BROWSER_FLAGS if not f.startswith(LOCAL_ONLY)],
                              f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1200,800",
                              "--virtual-time-budget=10000", f"--screenshot={tmp_path / 'demo.png'}", demo],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr[-2000:]
-    dom = subprocess.run([CHROMIUM, *[f for f in BROWSER_FLAGS if not f.startswith("--host-resolver")],
+    dom = subprocess.run([CHROMIUM, *[f for f in BROWSER_FLAGS if not f.startswith(LOCAL_ONLY)],
                           f"--user-data-dir={tmp_path / 'profile2'}", "--virtual-time-budget=10000", "--dump-dom", demo],
                          capture_output=True, text=True, timeout=120).stdout
     assert "lenet (fast recipe)" in dom and "Upload" in dom and "Draw" in dom
