@@ -5,6 +5,7 @@
     run = classicnets.load_run(result.run_dir)
     classicnets.predict(run, ["shirt.jpg"])
     classicnets.explain(run, ["shirt.jpg"])                  # receptive fields, filters, Grad-CAM, saliency
+    classicnets.compare(["runs/"]).runs                      # every run in runs/, side by side
 
 The functions are imported on first use, so that the PyTorch-free parts of the package
 (`classicnets.numpy_runtime`) can be imported where PyTorch is not installed.
@@ -24,6 +25,7 @@ _LAZY = {
     "load_run": "training.checkpoint",
     "predict": "analysis.predict",
     "explain": "reports.explain_figures",
+    "compare": "analysis.runs",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -1,6 +1,6 @@
 """Runs side by side: what each trained and how it went (one `RunSummary` per run directory,
 from its config.json, metrics.jsonl and checkpoints), the configuration fields in which they
-differ, and their per-class test accuracy (`compare_runs`)."""
+differ, and their per-class test accuracy (`compare`)."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ class Comparison:
         return asdict(self)
 
 
-def compare_runs(paths: list[str | Path], *, per_class: bool = True, device: str = "auto",
+def compare(paths: list[str | Path], *, per_class: bool = True, device: str = "auto",
                  data_dir: str | None = None) -> Comparison:
     """Every run `paths` name (`find_runs`), summarised; with `per_class`, each run's network
     evaluated class by class on the test images its own test accuracy was measured on."""

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import warnings
 from typing import TextIO
 
 from classicnets import __version__
 from classicnets.errors import ClassicnetsWarning
-from classicnets.policy import quiet_broken_pipe, run_command
+from classicnets.policy import exit_now, quiet_broken_pipe, run_command
 
 
 class _Parser(argparse.ArgumentParser):
@@ -75,7 +76,15 @@ def _main(argv: list[str] | None, debug: bool) -> int:
 
 
 def console_main() -> None:
-    """The `classicnets` script: `main`, plus a reader that stops early (`| head`) ending quietly."""
+    """The `classicnets` script: `main`, plus a reader that stops early (`| head`) ending quietly.
+
+    Ctrl-C and SIGTERM end a command with 130 while it works (`run_command`; installed here first,
+    so that what it puts back when the command returns is that too). Once the command is done,
+    Python's shutdown would put the default handlers back while it tears the modules down (a
+    second or so with PyTorch loaded), and a signal then killed the process with 143 instead; so
+    from there the two are ignored, and the process ends as it would have, with its own status."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, exit_now)
     try:
         status = main()
         sys.stdout.flush()
@@ -83,6 +92,8 @@ def console_main() -> None:
         status = quiet_broken_pipe()
     except KeyboardInterrupt:
         status = 130
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)  # Python's shutdown keeps an ignored signal ignored
     raise SystemExit(status)
 
 

@@ -15,11 +15,11 @@ COMPARE_PNG, COMPARE_JSON = "compare.png", "compare.json"
 
 
 def run_compare(args: argparse.Namespace) -> int:
-    from classicnets.analysis.runs import compare_runs
+    from classicnets.analysis.runs import compare
     from classicnets.fileio import write_text_atomic
     from classicnets.reports.run_figures import plot_comparison
 
-    comparison = compare_runs(args.runs, per_class=not args.no_per_class, device=args.device)
+    comparison = compare(args.runs, per_class=not args.no_per_class, device=args.device)
     out = Path(args.out)
     png = plot_comparison(comparison.runs, out / COMPARE_PNG)
     document = comparison.to_dict()
@@ -29,17 +29,28 @@ def run_compare(args: argparse.Namespace) -> int:
     if args.json:
         print_json({**document, "png": str(png)})
         return 0
-    table = Table(title=f"{len(comparison.runs)} runs")
-    for column in ("run", "network", "recipe", "data", "status", "epochs", "test acc", "best", "val acc", "seconds",
-                   "to 90/92/93%", "params", "FLOPs", "precision", "device", "date"):
-        table.add_column(column, justify="left" if column in ("run", "network", "recipe", "data", "status") else "right")
+    # Two tables of seven columns, not one of sixteen: each fits a terminal of 80 columns.
+    datasets = sorted({run.dataset for run in comparison.runs})
+    shared = len(datasets) == 1
+    results = Table(title=f"{len(comparison.runs)} runs" + (f" on {datasets[0]}" if shared else "") + ": what they reached")
+    costs = Table(title="what it took")
+    for table, columns in ((results, ("run", "network", *(() if shared else ("data",)), "status", "epochs",
+                                      "test acc", "best", "val acc")),
+                           (costs, ("run", "seconds", "to 90/92/93%", "params", "FLOPs", "on", "date"))):
+        for column in columns:
+            text = column in ("run", "network", "data", "status", "on", "date")
+            # Names may fold onto a second line; a number is never cut short.
+            table.add_column(column, justify="left" if text else "right", overflow="fold",
+                             min_width=None if text else 7, no_wrap=not text)
     for run in comparison.runs:
         reached = "/".join(f"{s:.0f}" if s is not None else "-" for s in run.time_to.values())
-        table.add_row(run.label, run.model, run.recipe, run.dataset, run.status, f"{run.epochs}/{run.planned_epochs}",
-                      f"{run.test_acc:.4f}", f"{run.best_test_acc:.4f}",
-                      f"{run.val_acc:.4f}" if run.val_acc is not None else "", f"{run.seconds:.1f}", reached,
-                      human_count(run.params), human_count(run.flops), run.precision, run.device, run.date)
-    console.print(table)
+        results.add_row(run.label, f"{run.model} ({run.recipe})", *(() if shared else (run.dataset,)), run.status,
+                        f"{run.epochs}/{run.planned_epochs}", f"{run.test_acc:.4f}", f"{run.best_test_acc:.4f}",
+                        f"{run.val_acc:.4f}" if run.val_acc is not None else "")
+        costs.add_row(run.label, f"{run.seconds:.1f}", reached, human_count(run.params), human_count(run.flops),
+                      f"{run.precision}, {run.device}", run.date)
+    console.print(results)
+    console.print(costs)
     if comparison.note:
         console.print(comparison.note, markup=False, highlight=False)
     for name, values in comparison.differences.items():

@@ -19,7 +19,7 @@ from classicnets.analysis.evaluation import evaluate_run
 from classicnets.analysis.explain import explain_images
 from classicnets.analysis.mistakes import find_mistakes
 from classicnets.analysis.receptive import receptive_fields
-from classicnets.analysis.runs import Comparison, RunSummary, compare_runs, find_runs
+from classicnets.analysis.runs import Comparison, RunSummary, compare, find_runs
 from classicnets.data.sources import data_for_run
 from classicnets.fileio import write_text_atomic
 from classicnets.reports.curves import plot_confusion, plot_curves
@@ -192,7 +192,7 @@ def build_report(paths: list[str | Path], *, device: str = "auto", mistakes: int
     """The report of the runs `paths` name (`analysis.runs.find_runs`), as one HTML document."""
     found = find_runs(paths)
     several = len(found) > 1 or any(not (Path(p) / CONFIG).is_file() for p in paths)  # a directory of runs
-    comparison = compare_runs(found, per_class=True, device=device)
+    comparison = compare(found, per_class=True, device=device)
     runs = comparison.runs
     with tempfile.TemporaryDirectory(prefix="classicnets-report-") as tmp:
         folder = Path(tmp)

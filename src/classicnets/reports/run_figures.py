@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.ticker import MaxNLocator
+
 from classicnets.analysis.mistakes import Mistakes
 from classicnets.analysis.runs import RunSummary
 from classicnets.data.split import Split
@@ -36,6 +38,8 @@ def plot_comparison(runs: list[RunSummary], path: str | Path) -> Path:
     loss.set(xlabel="epoch", ylabel="training loss", title="training loss", yscale="log")
     for ax in axes:
         ax.grid(alpha=0.3)
+    for ax in (by_epoch, loss):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     by_epoch.legend(fontsize=7, loc="lower right")
     return save_figure(fig, path)
 
