@@ -36,8 +36,8 @@ class NpzModel(ExportedModel):
     weights: dict[str, np.ndarray]
     meta: dict[str, Any]  # model, model_args, input (an InputSpec as a dict)
 
-    def logits(self, images: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
-        return run_spec(self.spec, self.prepare(images), self.weights, dtype=dtype)
+    def run(self, x: np.ndarray) -> np.ndarray:
+        return run_spec(self.spec, x, self.weights, dtype=np.float32)
 
     def trial(self, shape: tuple[int, int, int]) -> tuple[int, int]:
         return dry_run(self.spec, shape, self.weights)

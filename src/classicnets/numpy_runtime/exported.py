@@ -24,13 +24,15 @@ class ExportedModel:
     """A network exported with its input description (`meta["input"]`, an InputSpec as a dict);
     subclasses run the network itself (`logits`)."""
 
-    meta: dict[str, Any]  # model, model_args, input
+    meta: dict[str, Any]  # model, model_args, input, flip_tta
     chunk: int = 1  # pictures classified at once; set by `check`
 
     def check(self) -> None:
         """Refuse an export that cannot classify: its input description is checked, and the
         network runs once on a blank picture, before any real one. Sets `chunk`."""
         spec = self.input
+        if not isinstance(self.meta.get("flip_tta", False), bool):
+            raise SpecError(f"the export's flip_tta is {self.meta['flip_tta']!r:.40}, not true or false")
         outputs, peak = self.trial(spec.shape)
         if not outputs_fit(outputs, len(spec.class_names)):
             raise SpecError(f"the network has {outputs} outputs but the export names {len(spec.class_names)} classes")
@@ -70,14 +72,21 @@ class ExportedModel:
             x = ops.resize_bilinear(x, resize)
         return x
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        """The network's output (N, K) for uint8 images (N, C, H, W)."""
+    def run(self, x: np.ndarray) -> np.ndarray:
+        """The network's output (N, K) for a prepared float input (N, C, S, S)."""
         raise NotImplementedError
 
     def probabilities(self, images: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, K); a log-softmax or sigmoid output is handled too (the
-        softmax of log-probabilities is the probabilities themselves)."""
-        out = self.logits(images)
+        """Class probabilities (N, K) of uint8 images (N, C, H, W), as the run classified its test
+        set: with test-time flips (`flip_tta`) the mean over each picture and its mirror image. A
+        log-softmax or sigmoid output is handled too (the softmax of log-probabilities is the
+        probabilities themselves)."""
+        x = self.prepare(images)
+        views = (x, np.ascontiguousarray(x[..., ::-1])) if self.meta.get("flip_tta", False) else (x,)
+        return sum(self._probabilities(self.run(view)) for view in views) / len(views)
+
+    @staticmethod
+    def _probabilities(out: np.ndarray) -> np.ndarray:
         if out.shape[1] == 1:  # one sigmoid output: P(class 1)
             return np.concatenate([1 - out, out], axis=1)
         return ops.softmax(out, 1)

@@ -28,9 +28,6 @@ class OnnxModel(ExportedModel):
     session: Any  # onnxruntime.InferenceSession
     meta: dict[str, Any]
 
-    def logits(self, images: np.ndarray) -> np.ndarray:
-        return self.run(self.prepare(images))
-
     def run(self, x: np.ndarray) -> np.ndarray:
         """The network's output for an already prepared float32 input (N, C, S, S)."""
         try:

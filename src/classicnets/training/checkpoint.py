@@ -428,8 +428,11 @@ class LoadedRun:
         return self.info.inference
 
     def export_meta(self) -> dict[str, Any]:
-        """What every export carries besides the network: its name and arguments and its input."""
-        return {"model": self.info.model, "model_args": self.info.model_args, "input": self.input.to_dict()}
+        """What every export carries besides the network: its name and arguments, its input, and
+        whether it classifies with test-time flips (exports compute in float32, whatever the run's
+        precision)."""
+        return {"model": self.info.model, "model_args": self.info.model_args, "input": self.input.to_dict(),
+                "flip_tta": self.info.inference.flip}
 
 
 def load_run(path: str | Path, best: bool = False) -> LoadedRun:
