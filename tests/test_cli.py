@@ -187,3 +187,22 @@ def test_models_is_computed_once_then_read_from_the_cache_without_torch(tmp_path
     assert first.stderr.split()[-2:] == ["TORCH", "0"] and second.stderr.split()[-2:] == ["NO-TORCH", "0"]
     assert json.loads(first.stdout) == json.loads(second.stdout)
     assert len(list((tmp_path / "classicnets").glob("models-table-*.json"))) == 1
+
+
+def test_the_train_options_are_the_configurations_flagged_fields():
+    """One declaration per option: a TrainConfig field with a flag is a `train` option with its
+    help and choices, and overrides the recipe."""
+    from classicnets.cli.main import build_parser
+    from classicnets.training.choices import OPTIMIZERS
+    from classicnets.training.config import flags
+
+    train = build_parser()._subparsers._group_actions[0].choices["train"]
+    options = {a.dest: a for a in train._actions}
+    for field, flag in flags():
+        assert field.name in options, field.name
+        assert options[field.name].help == flag.help
+        if flag.choices:
+            assert tuple(options[field.name].choices) == flag.choices
+    assert tuple(options["optimizer"].choices) == tuple(OPTIMIZERS)
+    args = train.parse_args(["lenet", "--early-stop", "2", "--val-size", "100", "--no-augment"])
+    assert (args.early_stop, args.val_size, args.augment, args.epochs) == (2, 100, False, None)

@@ -61,15 +61,15 @@ class TrainConfig:
     image_size: int | None = None  # folder: every picture resized to this side; None: their own square size
     test_fraction: float = 0.2  # folder without train/ and test/: the share of each class held out for testing
     strict: bool = False  # folder: an unreadable file is an error, not skipped and listed
-    epochs: int = option(10, positive=True)
-    batch_size: int = option(256, positive=True)
+    epochs: int = option(10, "epochs to train", positive=True)
+    batch_size: int = option(256, "examples per step (under torchrun: the global batch)", positive=True)
     lr: float = option(0.9, "learning rate", positive=True)
-    optimizer: str = option("sgd", choices=OPTIMIZERS)
+    optimizer: str = option("sgd", "the optimizer (momentum and nesterov: SGD with momentum 0.9)", choices=OPTIMIZERS)
     momentum: float = 0.9  # for "momentum" and "nesterov"
-    weight_decay: float = option(0.0)
+    weight_decay: float = option(0.0, "L2 weight decay (default 0)")
     schedule: str = option("constant", "learning-rate schedule", choices=SCHEDULES)
     warmup_epochs: float = 0.0  # linear warm-up for "cosine"
-    label_smoothing: float = option(0.0)
+    label_smoothing: float = option(0.0, "cross-entropy label smoothing, from 0 to below 1 (default 0)")
     loss: str = "cross_entropy"  # "nll" for networks that output log-probabilities (seed 002)
     init: str = option("xavier", "xavier (the book's), PyTorch's default, or kaiming (He-normal, for deep ReLU "
                        "stacks without BatchNorm)", choices=INITS)
@@ -90,7 +90,7 @@ class TrainConfig:
                               "as better", metavar="D")
     early_stop_from: int = option(1, "with --early-stop: epochs before the patience starts counting (Keras' "
                                   "start_from_epoch; at least 1)", positive=True, metavar="EPOCHS")
-    seed: int = option(0)
+    seed: int = option(0, "the seed of the weights, the order, the augmentation and the validation split")
     device: str = option("auto", "auto (CUDA, else Apple's GPU, else the CPU), cpu, cuda, cuda:N or mps (default auto)")
     compile: bool = option(False, "torch.compile the model")
     channels_last: bool | None = option(None, "train in the channels_last memory layout (default: on CUDA; on the "
