@@ -288,3 +288,23 @@ def test_a_drawing_is_classified_as_predict_classifies_its_picture(trained_lenet
     top, _ = classify_file(loaded, path)
     (expected,) = predict(loaded, [path])
     assert list(top.items()) == expected.top and len(top) == 3
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "{run}", "--out", "{tmp}"], "it is a directory, not a regular file"),
+    (["report", "{run}", "--out", "{tmp}/a-file/r.html"], "Not a directory"),
+    (["report", "{run}", "--mistakes", "-3"], "is not a count"),
+    (["compare", "{run}", "--out", "{tmp}/a-file"], "is a file: compare writes"),
+    (["lr-find", "mlp", "--out", "{tmp}/a-file/deeper/x.png"], "Not a directory"),
+])
+def test_bad_destinations_are_one_line_before_any_work(argv, message, runs, tmp_path, capsys):
+    (tmp_path / "a-file").write_text("mine")
+    argv = [a.format(run=runs / "lenet", tmp=tmp_path) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # a usage error: argparse's exit, 2
+        code = exc.code
+    assert code in (1, 2)
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file"] and (tmp_path / "a-file").read_text() == "mine"

@@ -71,6 +71,30 @@ def positive_int(text: str) -> int:
     return value
 
 
+def count(text: str) -> int:
+    """argparse type: an integer >= 0 (how many of something, none allowed)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count (an integer >= 0)")
+    return value
+
+
+def writable_file(text: str) -> str:
+    """argparse type: a file this command may write, checked before the work that fills it: a
+    regular file or nothing yet, in folders (a file where a folder should be is refused; missing
+    folders are made when it is written)."""
+    from classicnets.fileio import WriteError, check_replaceable
+
+    try:
+        check_replaceable(text)
+    except WriteError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
     try:

@@ -9,7 +9,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from classicnets.cli.common import add_best_flag, console, err_console, human_count, positive_int, print_json
+from classicnets.errors import ClassicnetsError
+
+from classicnets.cli.common import (add_best_flag, console, count, err_console, human_count, positive_int, print_json,
+                                    writable_file)
 
 COMPARE_PNG, COMPARE_JSON = "compare.png", "compare.json"
 
@@ -19,8 +22,10 @@ def run_compare(args: argparse.Namespace) -> int:
     from classicnets.fileio import write_text_atomic
     from classicnets.reports.run_figures import plot_comparison
 
-    comparison = compare(args.runs, per_class=not args.no_per_class, device=args.device)
     out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ClassicnetsError(f"--out {out} is a file: compare writes {COMPARE_PNG} and {COMPARE_JSON} into a directory")
+    comparison = compare(args.runs, per_class=not args.no_per_class, device=args.device)
     png = plot_comparison(comparison.runs, out / COMPARE_PNG)
     document = comparison.to_dict()
     for run in document["runs"]:
@@ -108,9 +113,10 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                     "fields and Grad-CAM (with the explain extra), the configuration and the machine. With several "
                     "runs (or a directory of runs): their comparison, then each run's curves.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="run directories, or directories of runs")
-    p.add_argument("--out", metavar="HTML", default="report.html", help="the file to write (default report.html)")
-    p.add_argument("--mistakes", type=int, default=16, metavar="N", help="how many mistakes to show (default 16; 0: none)")
-    p.add_argument("--explain", type=int, default=3, metavar="N",
+    p.add_argument("--out", metavar="HTML", type=writable_file, default="report.html",
+                   help="the file to write (default report.html)")
+    p.add_argument("--mistakes", type=count, default=16, metavar="N", help="how many mistakes to show (default 16; 0: none)")
+    p.add_argument("--explain", type=count, default=3, metavar="N",
                    help="test pictures shown with Grad-CAM and saliency (default 3; 0: none)")
     p.add_argument("--device", default="auto")
     p.set_defaults(handler=run_report)

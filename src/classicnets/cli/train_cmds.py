@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from rich.table import Table
 
-from classicnets.cli.common import add_best_flag, console, err_console, log_printer, parse_model_args, positive_float, positive_int, print_json
+from classicnets.cli.common import add_best_flag, console, err_console, log_printer, writable_file, parse_model_args, positive_float, positive_int, print_json
 from classicnets.cli.data_cmd import FOLDER_OPTIONS, add_data_arguments, resolve_data_dir
 from classicnets.errors import ClassicnetsError
 from classicnets.policy import JsonList
@@ -303,7 +303,7 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--start-lr", type=positive_float, default=1e-6, help="the sweep's first rate (default 1e-6)")
     p.add_argument("--end-lr", type=positive_float, default=10.0, help="its last rate (default 10)")
     p.add_argument("--steps", type=positive_int, default=200, help="steps of the sweep (default 200)")
-    p.add_argument("--out", metavar="PNG", help="where the curve goes (default ./lr_find-MODEL.png)")
+    p.add_argument("--out", metavar="PNG", type=writable_file, help="where the curve goes (default ./lr_find-MODEL.png)")
     p.add_argument("--json", action="store_true", help="print the sweep and the suggestion as one JSON document")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     g = p.add_argument_group("overrides of the recipe")
