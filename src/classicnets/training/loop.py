@@ -177,6 +177,7 @@ class _Loop:
         self.saved = f"{state.run_dir / LAST} ({state.position.where()})" if (state.run_dir / LAST).is_file() else None
         self.save_timer = Throttle(state.config.save_every, start_now=True)
         self.signals = StopRequest()
+        self.stopping = False  # a signal reached this process or, under torchrun, another
         self.lr = 0.0
 
     def train(self) -> str:
@@ -187,7 +188,7 @@ class _Loop:
             with self.signals:
                 while state.position.epoch < config.epochs and not state.stop_reason:
                     self.epoch()
-                    if self.signals.requested:
+                    if self.stopping:
                         raise self.interrupted()
                     if state.position.epoch == self.stop_after_epoch:
                         break
@@ -251,7 +252,8 @@ class _Loop:
         """The epoch's row (its sums over every rank, test and validation accuracy, what observers
         measure), written before the checkpoint that counts it: consistent after a kill at any instant."""
         state, parts, position = self.state, self.parts, self.state.position
-        loss_sum, correct, seen, _ = parts.world.sum([*position.local_sums(), self.signals.requested], parts.device)
+        loss_sum, correct, seen, stops = parts.world.sum([*position.local_sums(), self.signals.requested], parts.device)
+        self.stopping = stops > 0  # any rank's signal stops them all, after this epoch's checkpoint
         self.check_loss(loss_sum, seen)
         if parts.device.type == "cuda":
             torch.cuda.synchronize(parts.device)
@@ -340,7 +342,7 @@ class _Loop:
             self.notify("on_end", outcome)
 
     def interrupted(self) -> TrainingInterrupted:
-        message = (f"{self.signals.signal}: saved a checkpoint, {self.saved}; continue with `classicnets train "
+        message = (f"{self.signals.signal or 'a signal'}: saved a checkpoint, {self.saved}; continue with `classicnets train "
                    f"--resume {self.state.run_dir}`")
         self.state.log(message)
         return TrainingInterrupted(message)
