@@ -16,10 +16,10 @@ from classicnets.analysis.evaluation import evaluate_run
 from classicnets.analysis.summary import summary
 from classicnets.errors import ClassicnetsError
 from classicnets.models import create_model_for_spec
-from classicnets.training.rundir import first_reaching
 from classicnets.training.checkpoint import CheckpointError, load_run, read_checkpoint
 from classicnets.training.config import TrainConfig
-from classicnets.training.rundir import CONFIG, FINAL, read_metrics, run_config, run_environment
+from classicnets.training.rundir import (CONFIG, FINAL, first_reaching, read_metrics, run_clock, run_config,
+                                        run_environment)
 
 THRESHOLDS = (0.90, 0.92, 0.93)  # the accuracies whose time each run is shown with
 FINISHED, STOPPED, UNFINISHED = "finished", "stopped early", "unfinished"
@@ -87,11 +87,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     stop_reason = _stop_reason(run_dir)
     status = STOPPED if stop_reason else FINISHED if (run_dir / FINAL).is_file() else UNFINISHED
     params, flops = _size(config)
-    elapsed = 0.0
-    clock = []
-    for row in rows:
-        elapsed += row["seconds"]
-        clock.append({"test_acc": row["test_acc"], "run_seconds": elapsed})
+    clock = [{"test_acc": row["test_acc"], "run_seconds": seconds} for row, seconds in zip(rows, run_clock(rows))]
     validated = all("val_acc" in row for row in rows)
     date = environment.get("date") or time.strftime("%Y-%m-%d %H:%M", time.localtime((run_dir / CONFIG).stat().st_mtime))
     return RunSummary(
@@ -100,7 +96,7 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
         best_test_acc=max(row["test_acc"] for row in rows),
         val_acc=rows[-1]["val_acc"] if validated else None,
         best_val_acc=max(row["val_acc"] for row in rows) if validated else None,
-        seconds=elapsed, time_to={f"{t:.2f}": first_reaching(clock, t, "run_seconds") for t in THRESHOLDS},
+        seconds=clock[-1]["run_seconds"], time_to={f"{t:.2f}": first_reaching(clock, t, "run_seconds") for t in THRESHOLDS},
         params=params, flops=flops, precision=str(environment.get("precision", config.precision)),
         device=str(environment.get("device_name") or environment.get("device", "")), date=str(date),
         stop_reason=stop_reason, config=config.to_dict(), rows=rows)

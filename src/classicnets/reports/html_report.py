@@ -192,7 +192,8 @@ def build_report(paths: list[str | Path], *, device: str = "auto", mistakes: int
     """The report of the runs `paths` name (`analysis.runs.find_runs`), as one HTML document."""
     found = find_runs(paths)
     several = len(found) > 1 or any(not (Path(p) / CONFIG).is_file() for p in paths)  # a directory of runs
-    comparison = compare(found, per_class=True, device=device)
+    # One run's per-class accuracy comes with its own evaluation (`_details`): not evaluated twice.
+    comparison = compare(found, per_class=several, device=device)
     runs = comparison.runs
     with tempfile.TemporaryDirectory(prefix="classicnets-report-") as tmp:
         folder = Path(tmp)

@@ -15,7 +15,7 @@ from classicnets.reports.notebook import LiveImage, NotebookProgress, in_noteboo
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import resolve_precision
 from classicnets.training.observers import FINISHED, STOPPED, Observer, RunState, Throttle
-from classicnets.training.rundir import BEST, CURVES, FINAL, METRICS, TENSORBOARD
+from classicnets.training.rundir import BEST, CURVES, FINAL, METRICS, TENSORBOARD, examples_per_sec
 
 _WRITE_EVERY_S = 1.0  # at most one plot and log line per second: seed 003's toy run has 2,000 epochs
 
@@ -93,10 +93,8 @@ class EpochLog(Observer):
         if outcome == STOPPED:
             run.log(run.stop_reason or "stopped")
         final = run.metrics[-1]
-        seconds = sum(m["train_seconds"] for m in run.metrics)
-        examples = sum(m["train_examples"] for m in run.metrics)
         run.log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
-        run.log(f"{examples / seconds if seconds else 0.0:.1f} examples/sec on {run.parts.device}")
+        run.log(f"{examples_per_sec(run.metrics):.1f} examples/sec on {run.parts.device}")
         best = f", {BEST}" if run.config.keep_best else ""
         run.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL}{best})")
 

@@ -11,6 +11,7 @@ from classicnets.analysis.mistakes import Mistakes
 from classicnets.analysis.runs import RunSummary
 from classicnets.data.split import Split
 from classicnets.reports.figures import picture_for_display, plt, save_figure
+from classicnets.training.rundir import run_clock
 
 
 def plot_comparison(runs: list[RunSummary], path: str | Path) -> Path:
@@ -21,10 +22,7 @@ def plot_comparison(runs: list[RunSummary], path: str | Path) -> Path:
     for index, run in enumerate(runs):
         colour = f"C{index % 10}"
         epochs = [row["epoch"] for row in run.rows]
-        clock, elapsed = [], 0.0
-        for row in run.rows:
-            elapsed += row["seconds"]
-            clock.append(elapsed)
+        clock = run_clock(run.rows)
         accuracy = [row["test_acc"] for row in run.rows]
         label = f"{run.label} ({run.model}, {run.recipe})" + ("" if run.status == "finished" else f", {run.status}")
         by_epoch.plot(epochs, accuracy, "-o", color=colour, markersize=3, label=label)

@@ -41,7 +41,7 @@ from classicnets.training.observers import (FAILED, FINISHED, INTERRUPTED, PAUSE
                                            RunState, Throttle)
 from classicnets.training.position import Position
 from classicnets.training.rundir import (CONFIG, FINAL, LAST, METRICS, SKIPPED, append_metrics, check_not_a_file, claim,
-                                        read_metrics, refuse_to_replace, remove_run_files, run_config, write_metrics)
+                                        examples_per_sec, read_metrics, refuse_to_replace, remove_run_files, run_config, write_metrics)
 from classicnets.training.setup import build_training, default_run_dir, environment
 from classicnets.training.step import TrainingParts, train_step
 from classicnets.training.stopping import LossWatch, StopRequest, TrainingInterrupted, diverged
@@ -113,7 +113,7 @@ def run(config: TrainConfig, *, out: str | Path | None = None, checkpoint: Check
             loop = _Loop(state, [*_asked_for(config), *observers], watch, stop_after_epoch, started)
             outcome = loop.train()
     return RunResult(run_dir=run_dir, config=config, metrics=state.metrics, model=parts.model, device=str(device),
-                     examples_per_sec=_examples_per_sec(state.metrics), seconds=time.perf_counter() - started,
+                     examples_per_sec=examples_per_sec(state.metrics), seconds=time.perf_counter() - started,
                      world=world, outcome=outcome, stop_reason=state.stop_reason)
 
 
@@ -129,11 +129,6 @@ def _asked_for(config: TrainConfig) -> list[Observer]:
     if config.early_stop:
         chosen.append(EarlyStopping(config.early_stop, config.min_delta, config.early_stop_from))
     return chosen
-
-
-def _examples_per_sec(metrics: list[dict[str, Any]]) -> float:
-    seconds = sum(m["train_seconds"] for m in metrics)
-    return sum(m["train_examples"] for m in metrics) / seconds if seconds else 0.0
 
 
 def _open(parts: TrainingParts, run_dir: Path, checkpoint: Checkpoint | None, overwrite: bool,

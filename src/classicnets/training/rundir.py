@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import json
 import math
 import os
@@ -225,6 +226,18 @@ def first_reaching(curve: list[dict[str, Any]], accuracy: float, clock: str = "w
     """The `clock` value of the first row of `curve` (per-epoch rows, in order) whose test
     accuracy is at least `accuracy`; None if none gets there."""
     return next((row[clock] for row in curve if row["test_acc"] >= accuracy), None)
+
+
+def examples_per_sec(rows: list[dict[str, Any]]) -> float:
+    """Training examples per second of optimisation over the epochs of `rows` (evaluation aside)."""
+    seconds = sum(row["train_seconds"] for row in rows)
+    return sum(row["train_examples"] for row in rows) / seconds if seconds else 0.0
+
+
+def run_clock(rows: list[dict[str, Any]]) -> list[float]:
+    """The seconds into the run at the end of each row's epoch (its epochs' wall time, evaluation
+    included, summed over every invocation: a resumed run's restart costs are not in it)."""
+    return list(itertools.accumulate(row["seconds"] for row in rows))
 
 
 def run_environment(run_dir: Path) -> dict[str, Any]:
