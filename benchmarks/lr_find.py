@@ -5,8 +5,9 @@
 For each network and recipe: the range test from the recipe's own configuration (its optimizer,
 batch size, input and augmentation), its suggestion and the range where the loss falls, beside
 the recipe's learning rate (the book's for book recipes; for the fast recipes the rate our
-measurements chose, benchmarks/recipes.py and tta.py) and their ratio. No timing: the machine
-need not be idle. Results go to benchmarks/results/lr_find.json, curves to results/lr_find/.
+measurements chose, benchmarks/recipes.py and tta.py) and their ratio. No timing, so the machine
+need not be idle; the load average before and after is recorded all the same. Results go to
+benchmarks/results/lr_find.json, curves to results/lr_find/.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import torch
 
 import classicnets
 
+from tta import load_average  # benchmarks/tta.py, beside this script
+
 RESULTS = Path(__file__).parent / "results" / "lr_find.json"
 RUNS = "mlp:book,lenet:book,lenet:fast,lenet_bn:fast,resnet18:fast,vgg11:speedrun,nin:fast"
 
@@ -30,6 +33,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--runs", default=RUNS)
     args = parser.parse_args()
+    loadavg_before = load_average()
     pictures = RESULTS.parent / "lr_find"
     pictures.mkdir(exist_ok=True)
     rows = []
@@ -45,6 +49,7 @@ def main() -> None:
               f"({row['ratio']:.2g}x), loss falls {found.falling[0]:.2g}..{found.falling[1]:.2g}", flush=True)
     RESULTS.write_text(json.dumps({
         "date": time.strftime("%Y-%m-%d %H:%M"), "command": "python benchmarks/lr_find.py", "steps": args.steps,
+        "loadavg_before": loadavg_before, "loadavg_after": load_average(),
         "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
                     "torch": torch.__version__, "classicnets": classicnets.__version__},
         "runs": rows}, indent=2) + "\n")

@@ -65,7 +65,7 @@ def plot_mistakes(mistakes: Mistakes, test: Split, path: str | Path, title: str 
                         va="center", ha="left", transform=axes[r, 0].transAxes)
         for c, index in enumerate(pair.examples[: columns - 1], start=1):
             show(axes[r, c], index, f"#{index}")
-    heading = (f"{title}: " if title else "") + (f"the {len(mistakes.worst)} most confident mistakes of "
+    heading = (f"{title}: " if title else "") + (f"the {len(mistakes.worst)} mistakes with the highest loss of "
                                                  f"{mistakes.wrong:,} in {mistakes.count:,} test pictures, then the "
                                                  "most confused pairs")
     fig.suptitle(heading, fontsize=9)
