@@ -113,6 +113,25 @@ def test_the_npz_reader_meets_random_bytes_with_its_own_errors(data, seeds, tmp_
     _Bounded()(load_npz, path)
 
 
+
+@pytest.mark.parametrize("damage", ["encrypted", "unknown compression"])
+def test_an_npz_zipfile_cannot_open_is_one_error(damage, seeds, tmp_path):
+    # Found by the fuzzer above: zipfile raises RuntimeError for an encrypted member and
+    # NotImplementedError for a compression method it lacks.
+    body = bytearray(seeds["npz"][0])
+    for signature, flags, method in ((b"PK\x03\x04", 6, 8), (b"PK\x01\x02", 8, 10)):
+        start = 0
+        while (at := body.find(signature, start)) >= 0:
+            if damage == "encrypted":
+                body[at + flags] |= 1
+            else:
+                body[at + method:at + method + 2] = (99).to_bytes(2, "little")
+            start = at + 4
+    path = tmp_path / "arrays.npz"
+    path.write_bytes(bytes(body))
+    with pytest.raises(ClassicnetsError, match="not a NumPy .npz file classicnets can read"):
+        load_npz(path)
+
 @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(data=st.data())
 def test_the_folder_scanner_meets_random_files_with_its_own_errors(data, seeds, tmp_path_factory, monkeypatch):

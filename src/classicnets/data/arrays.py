@@ -59,7 +59,10 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
                 with archive.open(info) as member:
                     arrays[key] = np.lib.format.read_array(member, allow_pickle=False)
             return arrays
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError, TypeError) as exc:
+    # zipfile says NotImplementedError for a compression or zip version it lacks, RuntimeError
+    # for an encrypted member: the file is still only one that cannot be read.
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, SyntaxError, TypeError,
+            NotImplementedError, RuntimeError) as exc:
         raise DataError(f"npz:{path}: not a NumPy .npz file classicnets can read ({exc})") from None
 
 
