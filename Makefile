@@ -8,10 +8,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: setup data browser demo test notebooks experiments bench-setup compare bench clean
+.PHONY: setup data browser demo test lint docs wheel-check notebooks experiments bench-setup compare bench clean
 
+# A Debian python3 without venv gets python3-venv installed, or one line saying what to install.
 $(BIN)/python:
-	$(PYTHON) -m venv $(VENV)
+	scripts/ensure-venv.sh $(PYTHON) $(VENV)
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q --upgrade pip
@@ -71,5 +72,24 @@ browser:
 test: data browser
 	$(BIN)/python -m pytest -q
 
+# Ruff (lint, and the formatting checked) over the whole tree, mypy over src/ (pyproject.toml).
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The documentation site into site/ (mkdocs.yml); a broken link or reference fails the build.
+# `make notebooks docs` renders the notebooks as executed, outputs included.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 CLASSICNETS_DOCS_NOTEBOOKS=$(DOCS_NOTEBOOKS) $(BIN)/mkdocs build --strict --quiet
+	@echo "Documentation: site/index.html"
+
+DOCS_NOTEBOOKS ?= $(if $(filter notebooks,$(MAKECMDGOALS)),runs/notebooks,)
+
+# The package as users install it: sdist and wheel built, the wheel installed (not editable) with
+# its extras into a fresh virtual environment outside the checkout, then run.
+wheel-check: setup
+	PYTHON=$(PYTHON) TORCH_SPEC="$(TORCH_SPEC)" BUILD_PYTHON=$(BIN)/python scripts/check-wheel.sh
+
 clean:
-	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist site *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

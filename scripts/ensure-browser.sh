@@ -3,6 +3,7 @@
 # chromium package, installed when missing and we may (root or sudo). Without it those tests skip,
 # saying why; nothing else needs a browser.
 set -euo pipefail
+. "$(dirname "$0")/as-root.sh"
 if command -v chromium >/dev/null 2>&1; then
     echo "Chromium: $(command -v chromium)"
     exit 0
@@ -11,15 +12,10 @@ if ! command -v apt-get >/dev/null 2>&1; then
     echo "Chromium: not found and no apt-get here; the browser tests will skip" >&2
     exit 0
 fi
-if [ "$(id -u)" -eq 0 ]; then
-    SUDO=""
-elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
-    SUDO="sudo"
-else
+if ! may_be_root; then
     echo "Chromium: not found, and installing it needs root ('apt-get install -y chromium'); the browser tests will skip" >&2
     exit 0
 fi
 echo "Installing Chromium (Debian package chromium) for the browser tests..."
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+apt_install chromium
 echo "Chromium: $(command -v chromium)"

@@ -145,11 +145,35 @@ def test_resume_needs_a_run_directory(tmp_path):
 
 
 def test_gpu_path_in_its_cpu_form_channels_last_and_compile(tmp_path):
+    from classicnets.training.device import compiler_missing
+
+    if missing := compiler_missing(torch.device("cpu")):
+        pytest.skip(missing)
     config = recipe_config("lenet", "fast", epochs=1, limit=512, batch_size=128, compile=True)
     config.channels_last = True
     result = quiet(config, tmp_path / "compiled")
     assert math.isfinite(result.metrics[-1]["train_loss"])
     assert result.model.features[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_compile_without_a_compiler_is_one_line_before_anything_is_written(tmp_path):
+    """A machine without g++ (PATH holding only this interpreter's directory, no $CXX): the
+    command says what is missing and how to go on, exits 1 and leaves no run directory."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
+    env.pop("CXX", None)
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "classicnets", "train", "lenet", "--recipe", "fast", "--epochs", "1",
+                           "--limit", "256", "--compile", "--device", "cpu", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "--compile on cpu needs a C++ compiler" in lines[0] and "g++" in lines[0], done.stderr
+    assert "without --compile" in lines[0]
+    assert not out.exists()
 
 
 def test_an_existing_run_is_not_overwritten_by_accident(tmp_path):

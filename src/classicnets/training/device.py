@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
+import shutil
+import sys
 
 import torch
 
@@ -92,3 +95,23 @@ def use_channels_last(device: torch.device, requested: bool | None, cpu_default:
     if requested is not None:
         return requested
     return device.type == "cuda" or cpu_default
+
+
+def compiler_missing(device: torch.device) -> str | None:
+    """Why `torch.compile` cannot build code for `device` here, or None when it can.
+
+    Its CPU backend compiles generated C++ with $CXX, else g++ (clang++ on macOS), the compiler
+    PyTorch's inductor looks for; on CUDA, Triton builds its kernel launchers with a C compiler
+    ($CC, else cc, gcc or clang). Without one, compiling fails at the first step, deep inside
+    PyTorch: this says so before anything is built or written."""
+    if device.type == "cuda":
+        names, kind = [os.environ.get("CC") or "cc", "gcc", "clang"], "a C compiler"
+    elif device.type == "cpu":
+        names, kind = [os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")], "a C++ compiler"
+    else:
+        return None
+    if any(shutil.which(name) for name in names):
+        return None
+    return (f"--compile on {device.type} needs {kind} (torch.compile builds the code it generates): "
+            f"{' or '.join(names)} is not on PATH; install one (Debian: apt-get install g++), set "
+            f"{'CC' if device.type == 'cuda' else 'CXX'} to it, or train without --compile")

@@ -20,7 +20,7 @@ from classicnets.inputs import TOY_4X4
 from classicnets.models import create_model_for_spec, get_model_config
 from classicnets.training.choices import INITS, LOSSES
 from classicnets.training.config import TrainConfig
-from classicnets.training.device import resolve_precision, use_channels_last
+from classicnets.training.device import compiler_missing, resolve_precision, use_channels_last
 from classicnets.training.distributed import World, per_rank_batch, wrap
 from classicnets.training.memory import check_fits
 from classicnets.training.optim import make_optimizer
@@ -103,6 +103,8 @@ def build_training(config: TrainConfig, device: torch.device, show_progress: boo
     """Seed, build and initialise the network on `device` in its layout, with its optimizer,
     loss and batches: the set-up of `run`, shared with the benchmarks. In a world of several
     processes the network is wrapped in DistributedDataParallel and the batches are this rank's."""
+    if config.compile and (missing := compiler_missing(device)):
+        raise ClassicnetsError(missing)
     spec = config.input_spec()
     batches = make_batches(config, device, show_progress, world)
     check_fits(config.model, spec, config.model_args, config.batch_size // world.size, device)
