@@ -19,21 +19,37 @@ import time
 from pathlib import Path
 
 import torch
-
 from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "cli_latency.json"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--run", default="runs/cli-latency", help="where the small run for `show` goes")
     add_idle_option(parser)
     args = parser.parse_args()
     cli = [sys.executable, "-m", "classicnets"]
-    subprocess.run([*cli, "train", "mlp", "--epochs", "1", "--limit", "500", "--out", args.run, "--overwrite",
-                    "--quiet"], check=True, capture_output=True)
+    subprocess.run(
+        [
+            *cli,
+            "train",
+            "mlp",
+            "--epochs",
+            "1",
+            "--limit",
+            "500",
+            "--out",
+            args.run,
+            "--overwrite",
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+    )
     commands = {
         'python -c "import torch"': [sys.executable, "-c", "import torch"],
         "classicnets --help": [*cli, "--help"],
@@ -52,10 +68,20 @@ def main() -> None:
             times[name].append(round(time.perf_counter() - started, 3))
     series["loadavg_after"] = load_average()
     torch_import = statistics.median(times['python -c "import torch"'])
-    rows = {name: {"median_seconds": statistics.median(t), "vs_import_torch": round(statistics.median(t) / torch_import, 2),
-                   "runs": t} for name, t in times.items()}
-    RESULTS.write_text(json.dumps({"command": "python benchmarks/cli_latency.py", "series": series,
-                                   "commands": rows}, indent=2) + "\n")
+    rows = {
+        name: {
+            "median_seconds": statistics.median(t),
+            "vs_import_torch": round(statistics.median(t) / torch_import, 2),
+            "runs": t,
+        }
+        for name, t in times.items()
+    }
+    RESULTS.write_text(
+        json.dumps(
+            {"command": "python benchmarks/cli_latency.py", "series": series, "commands": rows}, indent=2
+        )
+        + "\n"
+    )
     for name, row in rows.items():
         print(f"{name:42s} {row['median_seconds']:.2f} s  ({row['vs_import_torch']:.2f}x import torch)")
 

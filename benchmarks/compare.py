@@ -36,7 +36,12 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tta import add_idle_option, load_average, start_series, timed_run  # benchmarks/tta.py, beside this script
+from tta import (  # benchmarks/tta.py, beside this script
+    add_idle_option,
+    load_average,
+    start_series,
+    timed_run,
+)
 
 HERE = Path(__file__).resolve().parent
 BOOK_PYTHON = HERE / "book" / ".venv" / "bin" / "python"
@@ -79,46 +84,95 @@ def _json_line(output: str) -> dict:
 
 
 def run_book(case: Case, threads: int) -> dict:
-    cmd = [str(BOOK_PYTHON), str(HERE / "book" / "run_book.py"), case.model, "--epochs", str(case.epochs),
-           "--lr", str(case.lr), "--batch-size", str(case.batch_size), "--threads", str(threads)]
+    cmd = [
+        str(BOOK_PYTHON),
+        str(HERE / "book" / "run_book.py"),
+        case.model,
+        "--epochs",
+        str(case.epochs),
+        "--lr",
+        str(case.lr),
+        "--batch-size",
+        str(case.batch_size),
+        "--threads",
+        str(threads),
+    ]
     cmd += ["--resize", str(case.resize)] if case.resize else []
     cmd += ["--limit", str(case.limit)] if case.limit else []
     done = timed_run(cmd)
     result = _json_line(done.stdout)
-    return {"side": "book", "in_process_s": round(result["seconds"], 2), "whole_s": round(done.seconds, 2),
-            "test_acc": result["test_acc"], "torch": result.get("torch"), "threads": result.get("threads"),
-            "load_before": done.load_before, "load_after": done.load_after}
+    return {
+        "side": "book",
+        "in_process_s": round(result["seconds"], 2),
+        "whole_s": round(done.seconds, 2),
+        "test_acc": result["test_acc"],
+        "torch": result.get("torch"),
+        "threads": result.get("threads"),
+        "load_before": done.load_before,
+        "load_after": done.load_after,
+    }
 
 
 def run_classicnets(case: Case, threads: int) -> dict:
     with tempfile.TemporaryDirectory() as out:
-        cmd = [str(Path(sys.executable).with_name("classicnets")), "train", case.model, "--recipe", "book",
-               "--epochs", str(case.epochs), "--lr", str(case.lr), "--batch-size", str(case.batch_size),
-               "--out", out, "--overwrite", "--json", "--quiet", "--device", "cpu"]
+        cmd = [
+            str(Path(sys.executable).with_name("classicnets")),
+            "train",
+            case.model,
+            "--recipe",
+            "book",
+            "--epochs",
+            str(case.epochs),
+            "--lr",
+            str(case.lr),
+            "--batch-size",
+            str(case.batch_size),
+            "--out",
+            out,
+            "--overwrite",
+            "--json",
+            "--quiet",
+            "--device",
+            "cpu",
+        ]
         cmd += ["--resize", str(case.resize)] if case.resize else []
         cmd += ["--limit", str(case.limit)] if case.limit else []
         cmd += ["--precision", "bf16", "--channels-last"] if case.bf16 else []
         done = timed_run(cmd, env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     result = json.loads(done.stdout)
-    return {"side": "classicnets", "in_process_s": round(result["seconds"], 2), "whole_s": round(done.seconds, 2),
-            "test_acc": result["test_acc"], "load_before": done.load_before, "load_after": done.load_after}
+    return {
+        "side": "classicnets",
+        "in_process_s": round(result["seconds"], 2),
+        "whole_s": round(done.seconds, 2),
+        "test_acc": result["test_acc"],
+        "load_before": done.load_before,
+        "load_after": done.load_after,
+    }
 
 
 def summarise(case: Case, runs: dict[str, list[dict]]) -> dict:
     row: dict = {"recipe": asdict(case)}
     for side, rows in runs.items():
-        row[side] = {"in_process_s": round(statistics.median(r["in_process_s"] for r in rows), 2),
-                     "whole_s": round(statistics.median(r["whole_s"] for r in rows), 2),
-                     "test_acc": [r["test_acc"] for r in rows], "runs": rows}
+        row[side] = {
+            "in_process_s": round(statistics.median(r["in_process_s"] for r in rows), 2),
+            "whole_s": round(statistics.median(r["whole_s"] for r in rows), 2),
+            "test_acc": [r["test_acc"] for r in rows],
+            "runs": rows,
+        }
     for clock in ("in_process_s", "whole_s"):
         row[f"speedup_{clock[:-2]}"] = round(row["book"][clock] / row["classicnets"][clock], 2)
     return row
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--cases", default=",".join(DEFAULT_CASES),
-                        help=f"of {', '.join(CASES)} (the -bf16 cases: classicnets in bf16, on CPUs that have it)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cases",
+        default=",".join(DEFAULT_CASES),
+        help=f"of {', '.join(CASES)} (the -bf16 cases: classicnets in bf16, on CPUs that have it)",
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     add_idle_option(parser)
@@ -141,17 +195,30 @@ def main() -> None:
         for _ in range(args.repeats):  # alternate, so that drifts in the machine hit both sides
             runs["book"].append(run_book(case, args.threads))
             runs["classicnets"].append(run_classicnets(case, args.threads))
-        row = cases[name] = {**summarise(case, runs), "date": time.strftime("%Y-%m-%d"),
-                             "series": {**series, "loadavg_after": load_average()}}
-        print(f"{name:9s} book {row['book']['whole_s']:7.1f} s whole / {row['book']['in_process_s']:7.1f} s in-process "
-              f"(acc {row['book']['test_acc']}); classicnets {row['classicnets']['whole_s']:7.1f} / "
-              f"{row['classicnets']['in_process_s']:7.1f} s (acc {row['classicnets']['test_acc']}): "
-              f"{row['speedup_whole']:.2f}x whole, {row['speedup_in_process']:.2f}x in-process", flush=True)
-        document = {"format": 2, "cases": cases, "machine": f"{platform.machine()}, {os.cpu_count()} cores",
-                    "threads": args.threads, "date": time.strftime("%Y-%m-%d"),
-                    "book_torch": runs["book"][0].get("torch"), "classicnets_torch": _torch_version(),
-                    "repeats": args.repeats, "series": {**series, "loadavg_after": load_average()},
-                    "command": " ".join(["python", "benchmarks/compare.py", *sys.argv[1:]])}
+        row = cases[name] = {
+            **summarise(case, runs),
+            "date": time.strftime("%Y-%m-%d"),
+            "series": {**series, "loadavg_after": load_average()},
+        }
+        print(
+            f"{name:9s} book {row['book']['whole_s']:7.1f} s whole / {row['book']['in_process_s']:7.1f} s in-process "
+            f"(acc {row['book']['test_acc']}); classicnets {row['classicnets']['whole_s']:7.1f} / "
+            f"{row['classicnets']['in_process_s']:7.1f} s (acc {row['classicnets']['test_acc']}): "
+            f"{row['speedup_whole']:.2f}x whole, {row['speedup_in_process']:.2f}x in-process",
+            flush=True,
+        )
+        document = {
+            "format": 2,
+            "cases": cases,
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+            "threads": args.threads,
+            "date": time.strftime("%Y-%m-%d"),
+            "book_torch": runs["book"][0].get("torch"),
+            "classicnets_torch": _torch_version(),
+            "repeats": args.repeats,
+            "series": {**series, "loadavg_after": load_average()},
+            "command": " ".join(["python", "benchmarks/compare.py", *sys.argv[1:]]),
+        }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(document, indent=2) + "\n")
 

@@ -67,8 +67,13 @@ print(json.dumps({"load": loaded - started, "epoch_28": epochs[28], "epoch_32": 
 
 def _python(code: str, *args: str, src: Path, env: dict[str, str] | None = None) -> tuple[dict, float]:
     started = time.perf_counter()
-    out = subprocess.run([sys.executable, "-c", code, *args], check=True, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(src), **(env or {})}).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code, *args],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(src), **(env or {})},
+    ).stdout
     return json.loads(out.strip().splitlines()[-1]), time.perf_counter() - started
 
 
@@ -103,11 +108,18 @@ def folder_reads(pictures: Path, repeats: int) -> dict:
     seconds = statistics.median(r["seconds"] for r, _ in later)
     return {
         "pictures": first["pictures"],
-        "first_read": {**first, "whole_process_seconds": first_wall, "pictures_per_second": first["pictures"] / first["seconds"]},
-        "later_reads": {"seconds_median": seconds, "pictures_per_second": first["pictures"] / seconds,
-                        "whole_process_seconds_median": statistics.median(w for _, w in later),
-                        "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r, _ in later),
-                        "runs": [r for r, _ in later]},
+        "first_read": {
+            **first,
+            "whole_process_seconds": first_wall,
+            "pictures_per_second": first["pictures"] / first["seconds"],
+        },
+        "later_reads": {
+            "seconds_median": seconds,
+            "pictures_per_second": first["pictures"] / seconds,
+            "whole_process_seconds_median": statistics.median(w for _, w in later),
+            "peak_rss_mb_median": statistics.median(r["peak_rss_mb"] for r, _ in later),
+            "runs": [r for r, _ in later],
+        },
         "cache_bytes": cache_bytes,
         "decoded_array_bytes": first["pictures"] * 28 * 28,
     }
@@ -115,8 +127,11 @@ def folder_reads(pictures: Path, repeats: int) -> dict:
 
 def idx_before_after(baseline: str, repeats: int) -> dict:
     worktree = Path(tempfile.mkdtemp(prefix="classicnets-baseline-"))
-    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), baseline], check=True,
-                   capture_output=True)
+    subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(worktree), baseline],
+        check=True,
+        capture_output=True,
+    )
     try:
         sides = {"before": worktree / "src", "after": ROOT / "src"}
         runs: dict[str, list] = {"before": [], "after": []}
@@ -127,13 +142,18 @@ def idx_before_after(baseline: str, repeats: int) -> dict:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)], check=True)
     summary = {}
     for name, rows in runs.items():
-        summary[name] = {key: statistics.median(r[key] for r, _ in rows) for key in ("load", "epoch_28", "epoch_32")}
+        summary[name] = {
+            key: statistics.median(r[key] for r, _ in rows) for key in ("load", "epoch_28", "epoch_32")
+        }
         summary[name]["whole_process"] = statistics.median(w for _, w in rows)
         summary[name]["runs"] = [{**r, "whole_process": w} for r, w in rows]
-    summary["after_over_before"] = {key: summary["after"][key] / summary["before"][key]
-                                    for key in ("load", "epoch_28", "epoch_32", "whole_process")}
-    summary["baseline"] = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", baseline], check=True,
-                                         capture_output=True, text=True).stdout.strip()
+    summary["after_over_before"] = {
+        key: summary["after"][key] / summary["before"][key]
+        for key in ("load", "epoch_28", "epoch_32", "whole_process")
+    }
+    summary["baseline"] = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "--short", baseline], check=True, capture_output=True, text=True
+    ).stdout.strip()
     return summary
 
 
@@ -141,8 +161,8 @@ def digits(seeds: tuple[int, ...]) -> dict:
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from classicnets.training import recipe_config
     from classicnets.trainer import run
+    from classicnets.training import recipe_config
 
     data = load_digits()
     pixels = np.rint(data.images * (255 / 16)).astype(np.uint8)
@@ -151,17 +171,34 @@ def digits(seeds: tuple[int, ...]) -> dict:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "digits.npz"
-        np.savez_compressed(path, x_train=pixels[train], y_train=data.target[train], x_test=pixels[test],
-                            y_test=data.target[test])
+        np.savez_compressed(
+            path,
+            x_train=pixels[train],
+            y_train=data.target[train],
+            x_test=pixels[test],
+            y_test=data.target[test],
+        )
         for seed in seeds:
-            config = recipe_config("lenet", "fast", dataset=f"npz:{path}", resize=28, epochs=12, batch_size=32, seed=seed)
+            config = recipe_config(
+                "lenet", "fast", dataset=f"npz:{path}", resize=28, epochs=12, batch_size=32, seed=seed
+            )
             started = time.perf_counter()
             result = run(config, out=Path(tmp) / f"run-{seed}", show_progress=False, log=lambda s: None)
-            rows.append({"seed": seed, "test_acc": result.metrics[-1]["test_acc"],
-                         "seconds": time.perf_counter() - started})
-    return {"train": len(train), "test": len(test), "command": "classicnets train lenet --recipe fast --dataset "
-            "npz:digits.npz --resize 28 --epochs 12 --batch-size 32 --seed S", "runs": rows,
-            "test_acc_median": statistics.median(r["test_acc"] for r in rows)}
+            rows.append(
+                {
+                    "seed": seed,
+                    "test_acc": result.metrics[-1]["test_acc"],
+                    "seconds": time.perf_counter() - started,
+                }
+            )
+    return {
+        "train": len(train),
+        "test": len(test),
+        "command": "classicnets train lenet --recipe fast --dataset "
+        "npz:digits.npz --resize 28 --epochs 12 --batch-size 32 --seed S",
+        "runs": rows,
+        "test_acc_median": statistics.median(r["test_acc"] for r in rows),
+    }
 
 
 def main() -> None:
@@ -174,9 +211,14 @@ def main() -> None:
     count = write_pictures(args.pictures)  # before the series: writing is not what is timed
     series = start_series(args.busy_ok)
     document = {
-        "command": " ".join(["python", *sys.argv]), **series,
-        "machine": {"platform": platform.platform(), "processor": platform.processor(), "cpus": os.cpu_count(),
-                    "python": platform.python_version()},
+        "command": " ".join(["python", *sys.argv]),
+        **series,
+        "machine": {
+            "platform": platform.platform(),
+            "processor": platform.processor(),
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+        },
         "folder": {"path": str(args.pictures), "written": count, **folder_reads(args.pictures, args.repeats)},
         "idx": idx_before_after(args.baseline, args.repeats),
         "digits": digits((0, 1, 2)),
@@ -189,10 +231,17 @@ def main() -> None:
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "datasets.json").write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps({k: document[k] for k in ("loadavg_before", "loadavg_after")}, indent=2))
-    print(json.dumps({"folder_first": document["folder"]["first_read"]["pictures_per_second"],
-                      "folder_later": document["folder"]["later_reads"]["pictures_per_second"],
-                      "idx": document["idx"]["after_over_before"], "digits": document["digits"]["test_acc_median"]},
-                     indent=2))
+    print(
+        json.dumps(
+            {
+                "folder_first": document["folder"]["first_read"]["pictures_per_second"],
+                "folder_later": document["folder"]["later_reads"]["pictures_per_second"],
+                "idx": document["idx"]["after_over_before"],
+                "digits": document["digits"]["test_acc_median"],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

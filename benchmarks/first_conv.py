@@ -23,15 +23,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
-
 import torch.nn.functional as F
+from throughput import measure
+from torch import nn
+from tta import add_idle_option, load_average, start_series  # benchmarks/*.py, beside this script
 
 from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist
 from classicnets.models import create_model
-
-from throughput import measure
-from tta import add_idle_option, load_average, start_series  # benchmarks/*.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "first_conv.json"
 BATCH = 256
@@ -42,7 +40,9 @@ class _SwappedWeightGrad(torch.autograd.Function):
     batch by the output gradient (batch and channels swapped); no input gradient (data)."""
 
     @staticmethod
-    def forward(ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, padding: tuple[int, int]) -> torch.Tensor:  # type: ignore[override]
+    def forward(
+        ctx, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, padding: tuple[int, int]
+    ) -> torch.Tensor:  # type: ignore[override]
         ctx.save_for_backward(x)
         ctx.padding = padding
         return F.conv2d(x, weight, bias, padding=padding)
@@ -92,15 +92,18 @@ def step_ms(swapped: bool, steps: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--iterations", type=int, default=50)
     parser.add_argument("--steps", type=int, default=40)
     add_idle_option(parser)
     args = parser.parse_args()
-    series = {**start_series(args.busy_ok),
-              "torch": torch.__version__, "threads": torch.get_num_threads()}
-    x, _ = next(iter(BatchIterator(load_fashion_mnist(show_progress=False).train, BatchConfig(batch_size=BATCH))))
+    series = {**start_series(args.busy_ok), "torch": torch.__version__, "threads": torch.get_num_threads()}
+    x, _ = next(
+        iter(BatchIterator(load_fashion_mnist(show_progress=False).train, BatchConfig(batch_size=BATCH)))
+    )
     torch.manual_seed(0)
     plain = nn.Conv2d(1, 6, kernel_size=5, padding=2)
     swapped = SwappedConv2d(1, 6, kernel_size=5, padding=2)
@@ -113,11 +116,23 @@ def main() -> None:
         step["pytorch"].append(round(step_ms(False, args.steps), 2))
         step["swapped"].append(round(step_ms(True, args.steps), 2))
     series["loadavg_after"] = load_average()
-    medians = {what: {k: statistics.median(v) for k, v in runs.items()} for what, runs in
-               (("first_layer_forward_backward_ms", layer), ("lenet_book_step_ms", step))}
-    RESULTS.write_text(json.dumps({"command": "python benchmarks/first_conv.py", "series": series,
-                                   "batch": BATCH, "medians": medians, "runs": {"layer": layer, "step": step}},
-                                  indent=2) + "\n")
+    medians = {
+        what: {k: statistics.median(v) for k, v in runs.items()}
+        for what, runs in (("first_layer_forward_backward_ms", layer), ("lenet_book_step_ms", step))
+    }
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/first_conv.py",
+                "series": series,
+                "batch": BATCH,
+                "medians": medians,
+                "runs": {"layer": layer, "step": step},
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     print(json.dumps(medians, indent=2))
 
 

@@ -50,23 +50,62 @@ def row_for(name: str, fast_runs: dict, book_runs: dict) -> dict:
     info = summary(model, spec.shape)
     reading = BOOK_READINGS[name]
     measured = fast_runs.get(name)
-    fast = {"measured": False, "book_acc": reading.test_acc, "resize": spec.resize,
-            "command": f"classicnets train {name} --recipe fast"}
+    fast = {
+        "measured": False,
+        "book_acc": reading.test_acc,
+        "resize": spec.resize,
+        "command": f"classicnets train {name} --recipe fast",
+    }
     if measured:
-        fast.update({k: measured[k] for k in ("test_acc", "seconds", "seconds_to_book_acc", "seconds_to", "epochs",
-                                              "init", "model_args", "date")}, measured=True)
+        fast.update(
+            {
+                k: measured[k]
+                for k in (
+                    "test_acc",
+                    "seconds",
+                    "seconds_to_book_acc",
+                    "seconds_to",
+                    "epochs",
+                    "init",
+                    "model_args",
+                    "date",
+                )
+            },
+            measured=True,
+        )
     start = book_runs.get(name)
-    book = {"printed": {"test_acc": reading.test_acc, "loss": reading.loss, "train_acc": reading.train_acc,
-                        "examples_per_sec": reading.examples_per_sec, "source": reading.source},
-            "resize": recipe_config(name, "book").input_spec().resize,
-            "projected_hours": start["projected_hours"] if start else None,
-            "first_batches": {"batches": start["batches"], "verdict": start["verdict"],
-                              "first_loss": start["first_loss"], "last_quarter_loss": start["last_quarter_loss"]}
-            if start else None}
+    book = {
+        "printed": {
+            "test_acc": reading.test_acc,
+            "loss": reading.loss,
+            "train_acc": reading.train_acc,
+            "examples_per_sec": reading.examples_per_sec,
+            "source": reading.source,
+        },
+        "resize": recipe_config(name, "book").input_spec().resize,
+        "projected_hours": start["projected_hours"] if start else None,
+        "first_batches": {
+            "batches": start["batches"],
+            "verdict": start["verdict"],
+            "first_loss": start["first_loss"],
+            "last_quarter_loss": start["last_quarter_loss"],
+        }
+        if start
+        else None,
+    }
     to_book = fast.get("seconds_to_book_acc")
-    ratio = round(book["projected_hours"] * 3600 / to_book, 1) if book["projected_hours"] and to_book else None
-    return {"model": name, "params": info.total_params, "flops_per_image": info.flops, "variant": variant(name),
-            "fast": fast, "book": book, "book_time_over_fast_time": ratio}
+    ratio = (
+        round(book["projected_hours"] * 3600 / to_book, 1) if book["projected_hours"] and to_book else None
+    )
+    return {
+        "model": name,
+        "params": info.total_params,
+        "flops_per_image": info.flops,
+        "variant": variant(name),
+        "fast": fast,
+        "book": book,
+        "book_time_over_fast_time": ratio,
+    }
 
 
 def _time(seconds: float | None) -> str:
@@ -76,48 +115,80 @@ def _time(seconds: float | None) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    lines = ["| network | params | fast: px, epochs | fast test acc | fast wall time | to book acc | "
-             "book acc (printed, GPU) | book recipe here (projected) | book's first batches | ratio |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---|---:|"]
+    lines = [
+        "| network | params | fast: px, epochs | fast test acc | fast wall time | to book acc | "
+        "book acc (printed, GPU) | book recipe here (projected) | book's first batches | ratio |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
     for r in rows:
         fast, book = r["fast"], r["book"]
-        setup = f"{fast['resize']} px, {fast.get('epochs', '-')}" + (f" ({', '.join(r['variant'])})" if r["variant"] else "")
+        setup = f"{fast['resize']} px, {fast.get('epochs', '-')}" + (
+            f" ({', '.join(r['variant'])})" if r["variant"] else ""
+        )
         acc = f"{fast['test_acc']:.4f}" if fast["measured"] else "not run"
         mark = "" if not fast["measured"] else (" ✓" if fast["test_acc"] >= fast["book_acc"] else " ✗")
         first = book["first_batches"]
-        first_text = f"{first['verdict']} ({first['batches']} batches: {first['first_loss']:.2f} -> " \
-                     f"{first['last_quarter_loss']:.2f})" if first else "-"
+        first_text = (
+            f"{first['verdict']} ({first['batches']} batches: {first['first_loss']:.2f} -> "
+            f"{first['last_quarter_loss']:.2f})"
+            if first
+            else "-"
+        )
         hours = f"{book['projected_hours']:.1f} h" if book["projected_hours"] else "-"
         ratio = f"{r['book_time_over_fast_time']:,.0f}x" if r["book_time_over_fast_time"] else "-"
-        lines.append(f"| {r['model']} | {r['params'] / 1e6:.2f} M | {setup} | {acc}{mark} | "
-                     f"{_time(fast.get('seconds'))} | {_time(fast.get('seconds_to_book_acc'))} | "
-                     f"{book['printed']['test_acc']:.3f} | {hours} | {first_text} | {ratio} |")
+        lines.append(
+            f"| {r['model']} | {r['params'] / 1e6:.2f} M | {setup} | {acc}{mark} | "
+            f"{_time(fast.get('seconds'))} | {_time(fast.get('seconds_to_book_acc'))} | "
+            f"{book['printed']['test_acc']:.3f} | {hours} | {first_text} | {ratio} |"
+        )
     return "\n".join(lines)
 
 
 def load_note(series: list[dict] | dict | None, what: str) -> str:
     """Where the figures came from: each measuring series' load average before and after."""
     series = [series] if isinstance(series, dict) else (series or [])
-    loads = "; ".join(f"{s['started']}: {s['loadavg_before']:.2f} -> {s['loadavg_after']:.2f}" for s in series)
+    loads = "; ".join(
+        f"{s['started']}: {s['loadavg_before']:.2f} -> {s['loadavg_after']:.2f}" for s in series
+    )
     return f"{what}: 1-minute load average before -> after each series ({loads or 'not recorded'})"
 
 
 def plot(rows: list[dict], fast_runs: dict, note: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 5.5), layout="constrained")
-    measured = [r for r in rows if r["fast"]["measured"] and r["model"] != "tiny_cnn"]  # a toy: 200 epochs of 2 images
+    measured = [
+        r for r in rows if r["fast"]["measured"] and r["model"] != "tiny_cnn"
+    ]  # a toy: 200 epochs of 2 images
     for r in measured:
         curve = fast_runs[r["model"]]["curve"]
-        line, = ax.plot([c["seconds"] for c in curve], [c["test_acc"] for c in curve], marker=".", linewidth=1)
-        ax.scatter([r["fast"]["seconds"]], [r["book"]["printed"]["test_acc"]], marker="_", s=120, color=line.get_color())
-        ax.annotate(r["model"], (curve[-1]["seconds"], curve[-1]["test_acc"]), textcoords="offset points",
-                    xytext=(4, 0), fontsize=8, color=line.get_color())
+        (line,) = ax.plot(
+            [c["seconds"] for c in curve], [c["test_acc"] for c in curve], marker=".", linewidth=1
+        )
+        ax.scatter(
+            [r["fast"]["seconds"]],
+            [r["book"]["printed"]["test_acc"]],
+            marker="_",
+            s=120,
+            color=line.get_color(),
+        )
+        ax.annotate(
+            r["model"],
+            (curve[-1]["seconds"], curve[-1]["test_acc"]),
+            textcoords="offset points",
+            xytext=(4, 0),
+            fontsize=8,
+            color=line.get_color(),
+        )
     ax.set_xscale("log")
     ax.set_ylim(0.7, 1.0)
-    ax.set_xlabel("wall time of `classicnets train NET --recipe fast` (s, log scale; start-up and evaluations included)")
+    ax.set_xlabel(
+        "wall time of `classicnets train NET --recipe fast` (s, log scale; start-up and evaluations included)"
+    )
     ax.set_ylabel("test accuracy after each epoch")
     ax.grid(alpha=0.3)
-    ax.set_title("Fast recipes on 2 CPU cores; a dash marks the book's printed accuracy for that network\n" + note,
-                 fontsize=8)
+    ax.set_title(
+        "Fast recipes on 2 CPU cores; a dash marks the book's printed accuracy for that network\n" + note,
+        fontsize=8,
+    )
     save_figure(fig, path)
 
 
@@ -127,9 +198,13 @@ def main() -> None:
     rows = [row_for(name, fast_runs, book_runs) for name in list_models()]
     fast_note = load_note(fast.get("series"), "fast recipes (tta.json)")
     book_note = load_note(book.get("series"), "book recipes' first batches (book_start.json)")
-    document = {"sources": {"fast": "benchmarks/results/tta.json", "book": "benchmarks/results/book_start.json"},
-                "tta_series": fast.get("series"), "book_start_series": book.get("series"),
-                "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    document = {
+        "sources": {"fast": "benchmarks/results/tta.json", "book": "benchmarks/results/book_start.json"},
+        "tta_series": fast.get("series"),
+        "book_start_series": book.get("series"),
+        "date": time.strftime("%Y-%m-%d"),
+        "rows": rows,
+    }
     (RESULTS / "leaderboard.json").write_text(json.dumps(document, indent=2) + "\n")
     (RESULTS / "leaderboard.md").write_text(markdown(rows) + f"\n\n{fast_note}.  \n{book_note}.\n")
     plot(rows, fast_runs, fast_note, RESULTS / "leaderboard.png")

@@ -19,17 +19,18 @@ import time
 from pathlib import Path
 
 import torch
+from tta import load_average  # benchmarks/tta.py, beside this script
 
 import classicnets
-
-from tta import load_average  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "lr_find.json"
 RUNS = "mlp:book,lenet:book,lenet:fast,lenet_bn:fast,resnet18:fast,vgg11:speedrun,nin:fast"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--runs", default=RUNS)
     args = parser.parse_args()
@@ -39,20 +40,46 @@ def main() -> None:
     rows = []
     for entry in args.runs.split(","):
         name, recipe = entry.split(":")
-        found = classicnets.lr_find(name, recipe=recipe, steps=args.steps, plot=pictures / f"{name}-{recipe}.png")
-        row = {"model": name, "recipe": recipe, "recipe_lr": found.recipe_lr, "suggestion": found.suggestion,
-               "falling": found.falling, "ratio": found.suggestion / found.recipe_lr,
-               "recipe_lr_in_falling_range": found.falling[0] <= found.recipe_lr <= found.falling[1],
-               "steps": len(found.lrs), "diverged": found.diverged}
+        found = classicnets.lr_find(
+            name, recipe=recipe, steps=args.steps, plot=pictures / f"{name}-{recipe}.png"
+        )
+        row = {
+            "model": name,
+            "recipe": recipe,
+            "recipe_lr": found.recipe_lr,
+            "suggestion": found.suggestion,
+            "falling": found.falling,
+            "ratio": found.suggestion / found.recipe_lr,
+            "recipe_lr_in_falling_range": found.falling[0] <= found.recipe_lr <= found.falling[1],
+            "steps": len(found.lrs),
+            "diverged": found.diverged,
+        }
         rows.append(row)
-        print(f"{name:>9} {recipe:>8}: recipe lr {found.recipe_lr:<6g} suggestion {found.suggestion:.3g} "
-              f"({row['ratio']:.2g}x), loss falls {found.falling[0]:.2g}..{found.falling[1]:.2g}", flush=True)
-    RESULTS.write_text(json.dumps({
-        "date": time.strftime("%Y-%m-%d %H:%M"), "command": "python benchmarks/lr_find.py", "steps": args.steps,
-        "loadavg_before": loadavg_before, "loadavg_after": load_average(),
-        "machine": {"cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
-                    "torch": torch.__version__, "classicnets": classicnets.__version__},
-        "runs": rows}, indent=2) + "\n")
+        print(
+            f"{name:>9} {recipe:>8}: recipe lr {found.recipe_lr:<6g} suggestion {found.suggestion:.3g} "
+            f"({row['ratio']:.2g}x), loss falls {found.falling[0]:.2g}..{found.falling[1]:.2g}",
+            flush=True,
+        )
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "date": time.strftime("%Y-%m-%d %H:%M"),
+                "command": "python benchmarks/lr_find.py",
+                "steps": args.steps,
+                "loadavg_before": loadavg_before,
+                "loadavg_after": load_average(),
+                "machine": {
+                    "cpu": platform.processor() or platform.machine(),
+                    "threads": torch.get_num_threads(),
+                    "torch": torch.__version__,
+                    "classicnets": classicnets.__version__,
+                },
+                "runs": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

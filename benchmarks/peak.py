@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-
 from throughput import measure  # benchmarks/throughput.py, beside this script
 from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
@@ -44,12 +43,16 @@ def _median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
 
 def gemm_gflops(n: int) -> float:
     a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n ** 3 / _median_seconds(lambda: a @ b) / 1e9
+    return 2 * n**3 / _median_seconds(lambda: a @ b) / 1e9
 
 
 def conv3x3_gflops(batch: int = 64, channels: int = 64, size: int = 28) -> float:
     """Forward + backward (input and weight gradients) of one 3x3 convolution, channels_last."""
-    x = torch.randn(batch, channels, size, size).contiguous(memory_format=torch.channels_last).requires_grad_()
+    x = (
+        torch.randn(batch, channels, size, size)
+        .contiguous(memory_format=torch.channels_last)
+        .requires_grad_()
+    )
     w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_()
 
     def step() -> None:
@@ -65,13 +68,21 @@ def network_gflops(name: str, recipe: str, steps: int) -> dict:
     config = recipe_config(name, recipe)
     model = create_model_for_input(name, row["resize"], **config.model_args).eval()
     flops = summary(model, (1, row["resize"], row["resize"])).flops
-    return {"model": name, "recipe": recipe, "batch_size": row["batch_size"], "input": row["resize"],
-            "flops_per_image": flops, "train_img_per_s": row["train_img_per_s"],
-            "train_gflops": round(3 * flops * row["train_img_per_s"] / 1e9, 1)}
+    return {
+        "model": name,
+        "recipe": recipe,
+        "batch_size": row["batch_size"],
+        "input": row["resize"],
+        "flops_per_image": flops,
+        "train_img_per_s": row["train_img_per_s"],
+        "train_gflops": round(3 * flops * row["train_img_per_s"] / 1e9, 1),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
     parser.add_argument("--recipe", default="book", choices=["book", "fast"])
     parser.add_argument("--steps", type=int, default=1, help="timed steps after one warm-up step")
@@ -81,21 +92,38 @@ def main() -> None:
     gemm = {n: round(gemm_gflops(n), 1) for n in (1024, 2048, 4096)}
     conv = round(conv3x3_gflops(), 1)
     ceiling = max(max(gemm.values()), conv)
-    print(f"fp32 GEMM GFLOP/s: {gemm}; 3x3 conv fwd+bwd (64 ch, 28 px, batch 64): {conv}; ceiling {ceiling}", flush=True)
+    print(
+        f"fp32 GEMM GFLOP/s: {gemm}; 3x3 conv fwd+bwd (64 ch, 28 px, batch 64): {conv}; ceiling {ceiling}",
+        flush=True,
+    )
     rows = []
     for name in args.models.split(","):
         row = network_gflops(name, args.recipe, args.steps)
         row["fraction_of_ceiling"] = round(row["train_gflops"] / ceiling, 3)
         rows.append(row)
-        print(f"{name:10s} {row['input']:4d}px batch {row['batch_size']:4d}: {row['train_img_per_s']:9.1f} img/s, "
-              f"{row['train_gflops']:6.1f} GFLOP/s = {row['fraction_of_ceiling']:.0%} of the ceiling", flush=True)
+        print(
+            f"{name:10s} {row['input']:4d}px batch {row['batch_size']:4d}: {row['train_img_per_s']:9.1f} img/s, "
+            f"{row['train_gflops']:6.1f} GFLOP/s = {row['fraction_of_ceiling']:.0%} of the ceiling",
+            flush=True,
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-                                   "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-                                   "gemm_gflops": gemm, "conv3x3_gflops": conv, "ceiling_gflops": ceiling,
-                                   "networks": rows, "series": {**series, "loadavg_after": load_average()},
-                                   "command": " ".join(["python", "benchmarks/peak.py", *sys.argv[1:]])},
-                                  indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                "torch": torch.__version__,
+                "date": time.strftime("%Y-%m-%d"),
+                "gemm_gflops": gemm,
+                "conv3x3_gflops": conv,
+                "ceiling_gflops": ceiling,
+                "networks": rows,
+                "series": {**series, "loadavg_after": load_average()},
+                "command": " ".join(["python", "benchmarks/peak.py", *sys.argv[1:]]),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -20,17 +20,18 @@ import time
 from pathlib import Path
 
 import torch
-
-from classicnets.training.device import cpu_has_bf16
-
 from throughput import measure
 from tta import add_idle_option, load_average, start_series
+
+from classicnets.training.device import cpu_has_bf16
 
 RESULTS = Path(__file__).parent / "results" / "precision.json"
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--models", default="lenet,lenet_bn,alexnet,vgg11,nin,googlenet,resnet18,densenet")
@@ -42,18 +43,39 @@ def main() -> None:
         runs: dict[str, list[dict]] = {"fp32": [], "bf16": []}
         for _ in range(args.repeats):
             for precision in runs:  # alternating, so drift hits both precisions alike
-                runs[precision].append(measure(name, "fast", args.steps, precision=precision, channels_last=True))
+                runs[precision].append(
+                    measure(name, "fast", args.steps, precision=precision, channels_last=True)
+                )
         fp32, bf16 = (statistics.median(x["train_img_per_s"] for x in runs[p]) for p in ("fp32", "bf16"))
         size = runs["fp32"][0]["resize"]
-        rows[name] = {"size": size, "batch": runs["fp32"][0]["batch_size"], "fp32_img_per_s": fp32,
-                      "bf16_img_per_s": bf16, "speedup": round(bf16 / fp32, 2)}
-        print(f"{name:10s} {size:4d}px  fp32 {fp32:7.0f} img/s  bf16 {bf16:7.0f} img/s  x{bf16 / fp32:.2f}", flush=True)
+        rows[name] = {
+            "size": size,
+            "batch": runs["fp32"][0]["batch_size"],
+            "fp32_img_per_s": fp32,
+            "bf16_img_per_s": bf16,
+            "speedup": round(bf16 / fp32, 2),
+        }
+        print(
+            f"{name:10s} {size:4d}px  fp32 {fp32:7.0f} img/s  bf16 {bf16:7.0f} img/s  x{bf16 / fp32:.2f}",
+            flush=True,
+        )
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads", "cpu_has_bf16": cpu_has_bf16(),
-        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"), "command": "python benchmarks/precision.py",
-        **series, "loadavg_after": load_average(), "networks": rows,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                "cpu_has_bf16": cpu_has_bf16(),
+                "torch": torch.__version__,
+                "date": time.strftime("%Y-%m-%d"),
+                "command": "python benchmarks/precision.py",
+                **series,
+                "loadavg_after": load_average(),
+                "networks": rows,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from classicnets.models import list_models
-from classicnets.training import recipe_config
 from classicnets.trainer import run
+from classicnets.training import recipe_config
 
 RESULTS = Path(__file__).parent / "results" / "recipes.json"
 
@@ -28,18 +28,31 @@ RESULTS = Path(__file__).parent / "results" / "recipes.json"
 def measure(model: str, recipe: str, runs_root: Path) -> dict:
     config = recipe_config(model, recipe)
     started = time.perf_counter()
-    result = run(config, out=runs_root / f"{model}-{recipe}", overwrite=True, show_progress=False,
-                 log=lambda line: print(f"  {line}", flush=True))
+    result = run(
+        config,
+        out=runs_root / f"{model}-{recipe}",
+        overwrite=True,
+        show_progress=False,
+        log=lambda line: print(f"  {line}", flush=True),
+    )
     seconds = time.perf_counter() - started
     final = result.metrics[-1]
     return {
-        "model": model, "recipe": recipe, "epochs": config.epochs, "batch_size": config.batch_size,
-        "resize": config.input_spec().resize, "test_acc": final["test_acc"], "train_acc": final["train_acc"],
-        "train_loss": final["train_loss"], "seconds": round(seconds, 1),
-        "examples_per_sec": round(result.examples_per_sec), "device": result.device,
+        "model": model,
+        "recipe": recipe,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "resize": config.input_spec().resize,
+        "test_acc": final["test_acc"],
+        "train_acc": final["train_acc"],
+        "train_loss": final["train_loss"],
+        "seconds": round(seconds, 1),
+        "examples_per_sec": round(result.examples_per_sec),
+        "device": result.device,
         "command": f"classicnets train {model} --recipe {recipe}",
         "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-        "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
+        "torch": torch.__version__,
+        "date": time.strftime("%Y-%m-%d"),
     }
 
 
@@ -48,20 +61,26 @@ def load() -> dict[str, dict]:
 
 
 def markdown(results: dict[str, dict]) -> str:
-    lines = ["| network | recipe | epochs | resize | test acc | wall time | train img/s | command |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        "| network | recipe | epochs | resize | test acc | wall time | train img/s | command |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for model in list_models():
         for recipe in ("book", "fast"):
             r = results.get(f"{model}/{recipe}")
             if r is None:
                 continue
-            lines.append(f"| {model} | {recipe} | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | "
-                         f"{r['seconds']:.0f} s | {r['examples_per_sec']:,} | `{r['command']}` |")
+            lines.append(
+                f"| {model} | {recipe} | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | "
+                f"{r['seconds']:.0f} s | {r['examples_per_sec']:,} | `{r['command']}` |"
+            )
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default="", help="comma-separated network names")
     parser.add_argument("--recipes", default="book,fast")
     parser.add_argument("--runs", default="runs/bench", help="where the run directories go")

@@ -25,19 +25,27 @@ import time
 from pathlib import Path
 
 import torch
-
-from tta import IDLE_LOAD, add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
+from tta import (  # benchmarks/tta.py, beside this script
+    IDLE_LOAD,
+    add_idle_option,
+    load_average,
+    start_series,
+)
 
 RESULTS = Path(__file__).parent / "results" / "report.json"
-RUNS = {"lenet-fast": ["lenet", "--recipe", "fast", "--epochs", "3"],
-        "lenet_bn-fast": ["lenet_bn", "--recipe", "fast", "--epochs", "2"],
-        "mlp-book": ["mlp", "--epochs", "3"],
-        "lenet-book": ["lenet", "--epochs", "2"],
-        "nin-fast": ["nin", "--recipe", "fast", "--epochs", "1", "--limit", "6000"]}
+RUNS = {
+    "lenet-fast": ["lenet", "--recipe", "fast", "--epochs", "3"],
+    "lenet_bn-fast": ["lenet_bn", "--recipe", "fast", "--epochs", "2"],
+    "mlp-book": ["mlp", "--epochs", "3"],
+    "lenet-book": ["lenet", "--epochs", "2"],
+    "nin-fast": ["nin", "--recipe", "fast", "--epochs", "1", "--limit", "6000"],
+}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--runs", default="runs/report-bench", help="where the five runs are trained")
     add_idle_option(parser)
@@ -46,8 +54,11 @@ def main() -> None:
     root = Path(args.runs)
     for name, argv in RUNS.items():
         if not (root / name / "model.safetensors").is_file():
-            subprocess.run([*cli, "train", *argv, "--out", str(root / name), "--overwrite", "--quiet"], check=True,
-                           capture_output=True)
+            subprocess.run(
+                [*cli, "train", *argv, "--out", str(root / name), "--overwrite", "--quiet"],
+                check=True,
+                capture_output=True,
+            )
     out = root.parent / "report-bench-html"
     out.mkdir(parents=True, exist_ok=True)
     commands = {
@@ -67,9 +78,13 @@ def main() -> None:
             times[name].append(time.perf_counter() - started)
     series["loadavg_after"] = load_average()
     results = {
-        "command": "python benchmarks/report.py", "date": time.strftime("%Y-%m-%d %H:%M"), **series,
+        "command": "python benchmarks/report.py",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        **series,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
-        "python": platform.python_version(), "torch": torch.__version__, "what": "whole process, seconds",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "what": "whole process, seconds",
         "median_seconds": {name: statistics.median(values) for name, values in times.items()},
         "seconds": times,
         "bytes": {"one": (out / "one.html").stat().st_size, "five": (out / "five.html").stat().st_size},
@@ -77,7 +92,9 @@ def main() -> None:
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     for name, value in results["median_seconds"].items():
         print(f"{name}: {value:.2f} s")
-    print(f"sizes: one run {results['bytes']['one'] / 1e6:.2f} MB, five runs {results['bytes']['five'] / 1e6:.2f} MB")
+    print(
+        f"sizes: one run {results['bytes']['one'] / 1e6:.2f} MB, five runs {results['bytes']['five'] / 1e6:.2f} MB"
+    )
 
 
 if __name__ == "__main__":

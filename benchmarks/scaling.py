@@ -24,10 +24,9 @@ import time
 from pathlib import Path
 
 import torch
+from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 from classicnets.training.rundir import read_metrics
-
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "scaling.json"
 
@@ -38,13 +37,17 @@ def timed(command: list[str], out: Path) -> dict[str, float]:
     if done.returncode != 0:
         raise SystemExit(f"`{' '.join(command)}` failed:\n{done.stderr[-2000:]}")
     rows = read_metrics(out)
-    return {"process_seconds": round(time.perf_counter() - started, 2),
-            "train_seconds": round(sum(r["train_seconds"] for r in rows), 2),
-            "test_acc": rows[-1]["test_acc"]}
+    return {
+        "process_seconds": round(time.perf_counter() - started, 2),
+        "train_seconds": round(sum(r["train_seconds"] for r in rows), 2),
+        "test_acc": rows[-1]["test_acc"],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--procs", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--runs", default="lenet:3,resnet18:1:10000")
@@ -52,19 +55,39 @@ def main() -> None:
     add_idle_option(parser)
     args = parser.parse_args()
     python = sys.executable
-    series = {**start_series(args.busy_ok),
-              "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-              "torch": torch.__version__}
+    series = {
+        **start_series(args.busy_ok),
+        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+        "torch": torch.__version__,
+    }
     results = {}
     for entry in args.runs.split(","):
         model, epochs, *limit = entry.split(":")
-        train = ["train", model, "--recipe", "fast", "--epochs", epochs, "--quiet", "--overwrite",
-                 *(["--limit", limit[0]] if limit else [])]
+        train = [
+            "train",
+            model,
+            "--recipe",
+            "fast",
+            "--epochs",
+            epochs,
+            "--quiet",
+            "--overwrite",
+            *(["--limit", limit[0]] if limit else []),
+        ]
         sides = {
             "1 process": lambda out: [python, "-m", "classicnets", *train, "--out", str(out)],
-            f"{args.procs} processes": lambda out: [python, "-m", "torch.distributed.run", "--standalone",
-                                                    f"--nproc_per_node={args.procs}", "-m", "classicnets", *train,
-                                                    "--out", str(out)],
+            f"{args.procs} processes": lambda out: [
+                python,
+                "-m",
+                "torch.distributed.run",
+                "--standalone",
+                f"--nproc_per_node={args.procs}",
+                "-m",
+                "classicnets",
+                *train,
+                "--out",
+                str(out),
+            ],
         }
         times: dict[str, list[dict[str, float]]] = {side: [] for side in sides}
         for repeat in range(args.repeats):
@@ -72,21 +95,37 @@ def main() -> None:
                 out = Path(args.out) / f"{entry.replace(':', '-')}-{side.split()[0]}"
                 times[side].append(timed(command(out), out))
                 print(f"{entry:18s} {side:12s} #{repeat + 1}: {times[side][-1]}", flush=True)
-        medians = {side: {key: statistics.median(t[key] for t in runs) for key in ("process_seconds", "train_seconds")}
-                   for side, runs in times.items()}
+        medians = {
+            side: {
+                key: statistics.median(t[key] for t in runs) for key in ("process_seconds", "train_seconds")
+            }
+            for side, runs in times.items()
+        }
         one, many = medians["1 process"], medians[f"{args.procs} processes"]
         results[entry] = {
             "command": f"classicnets {' '.join(train)} (and under torchrun --nproc_per_node={args.procs})",
-            "runs": times, "medians": medians,
+            "runs": times,
+            "medians": medians,
             "speedup_whole_process": round(one["process_seconds"] / many["process_seconds"], 3),
             "speedup_training": round(one["train_seconds"] / many["train_seconds"], 3),
             "efficiency_training": round(one["train_seconds"] / many["train_seconds"] / args.procs, 3),
         }
     series["loadavg_after"] = load_average()
-    RESULTS.write_text(json.dumps({"command": "python benchmarks/scaling.py " + " ".join(sys.argv[1:]),
-                                   "series": series, "results": results}, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/scaling.py " + " ".join(sys.argv[1:]),
+                "series": series,
+                "results": results,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
     for entry, row in results.items():
-        print(f"{entry}: speed-up {row['speedup_training']}x training, {row['speedup_whole_process']}x whole process")
+        print(
+            f"{entry}: speed-up {row['speedup_training']}x training, {row['speedup_whole_process']}x whole process"
+        )
 
 
 if __name__ == "__main__":

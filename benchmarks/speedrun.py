@@ -24,13 +24,12 @@ import time
 from pathlib import Path
 
 import torch
+from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 
+from classicnets.speedrun import THRESHOLDS
 from classicnets.training.device import cpu_has_bf16
 from classicnets.training.recipes import SPEEDRUN
 from classicnets.training.rundir import read_metrics
-from classicnets.speedrun import THRESHOLDS
-
-from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
 
 RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 
@@ -38,26 +37,50 @@ RESULTS = Path(__file__).parent / "results" / "speedrun.json"
 def one_run(entry: str, seed: int) -> dict:
     model, _, epochs = entry.partition(":")
     out = f"runs/speedrun/{entry.replace(':', '-')}-seed{seed}"
-    args = ([] if model == "speedrun" else [model]) + (["--epochs", epochs] if epochs else []) + ["--seed", str(seed)]
-    command = [str(Path(sys.executable).with_name("classicnets")), "speedrun", *args, "--json", "--overwrite",
-               "--out", out]
+    args = (
+        ([] if model == "speedrun" else [model])
+        + (["--epochs", epochs] if epochs else [])
+        + ["--seed", str(seed)]
+    )
+    command = [
+        str(Path(sys.executable).with_name("classicnets")),
+        "speedrun",
+        *args,
+        "--json",
+        "--overwrite",
+        "--out",
+        out,
+    ]
     timed = timed_run(command)
-    row = {**json.loads(timed.stdout), "seed": seed, "process_seconds": round(timed.seconds, 1),
-           "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
-           "command": " ".join(["classicnets speedrun", *args])}
+    row = {
+        **json.loads(timed.stdout),
+        "seed": seed,
+        "process_seconds": round(timed.seconds, 1),
+        "loadavg_before": timed.load_before,
+        "loadavg_after": timed.load_after,
+        "command": " ".join(["classicnets speedrun", *args]),
+    }
     startup = timed.seconds - row["seconds"]  # interpreter and imports, before speedrun's clock
     return {**row, **on_process_clock(read_metrics(Path(out)), startup, THRESHOLDS)}
 
 
 def spread(values: list[float]) -> dict:
-    return {"mean": round(statistics.mean(values), 4), "stdev": round(statistics.stdev(values), 4) if len(values) > 1
-            else None, "min": min(values), "max": max(values)}
+    return {
+        "mean": round(statistics.mean(values), 4),
+        "stdev": round(statistics.stdev(values), 4) if len(values) > 1 else None,
+        "min": min(values),
+        "max": max(values),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--runs", default="speedrun,mlp,lenet,lenet_bn")
-    parser.add_argument("--seeds", default="0,1,2", help="seeds of the speedrun recipe (the others: the first)")
+    parser.add_argument(
+        "--seeds", default="0,1,2", help="seeds of the speedrun recipe (the others: the first)"
+    )
     add_idle_option(parser)
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -68,18 +91,34 @@ def main() -> None:
         for seed in seeds if entry == "speedrun" else seeds[:1]:
             rows.append(one_run(entry, seed))
             r = rows[-1]
-            print(f"{entry:12s} seed {seed}: {r['test_acc']:.4f} in {r['process_seconds']:.1f} s "
-                  f"(load {r['loadavg_before']:.2f} before)", flush=True)
-        entries[entry] = {"command": rows[0]["command"].replace(f" --seed {seeds[0]}", ""), "runs": rows,
-                          "test_acc": spread([r["test_acc"] for r in rows]),
-                          "process_seconds": spread([r["process_seconds"] for r in rows])}
+            print(
+                f"{entry:12s} seed {seed}: {r['test_acc']:.4f} in {r['process_seconds']:.1f} s "
+                f"(load {r['loadavg_before']:.2f} before)",
+                flush=True,
+            )
+        entries[entry] = {
+            "command": rows[0]["command"].replace(f" --seed {seeds[0]}", ""),
+            "runs": rows,
+            "test_acc": spread([r["test_acc"] for r in rows]),
+            "process_seconds": spread([r["process_seconds"] for r in rows]),
+        }
     series["loadavg_after"] = load_average()
-    RESULTS.write_text(json.dumps({
-        "command": "python benchmarks/speedrun.py " + " ".join(sys.argv[1:]),
-        "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-        "cpu_has_bf16": cpu_has_bf16(), "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-        "recipe": SPEEDRUN, "series": series, "entries": entries,
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/speedrun.py " + " ".join(sys.argv[1:]),
+                "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+                "cpu_has_bf16": cpu_has_bf16(),
+                "torch": torch.__version__,
+                "date": time.strftime("%Y-%m-%d"),
+                "recipe": SPEEDRUN,
+                "series": series,
+                "entries": entries,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
 
 if __name__ == "__main__":

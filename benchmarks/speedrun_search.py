@@ -24,11 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-
-from classicnets.training.recipes import SPEEDRUN
-from classicnets.speedrun import THRESHOLDS, speedrun
-
 from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
+
+from classicnets.speedrun import THRESHOLDS, speedrun
+from classicnets.training.recipes import SPEEDRUN
 
 RESULTS = Path(__file__).parent / "results" / "speedrun_search.json"
 _ARGS = SPEEDRUN["model_args"]
@@ -46,10 +45,14 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "10-epochs": ("10 epochs", {"epochs": 10}),
     "4-blocks": ("VGG-11's first four blocks (28 -> 1 px)", {"model_args": {**_ARGS, "blocks": 4}}),
     "long-crops-30": ("30 epochs with crops: the best under 30 minutes?", {"epochs": 30, "crop_padding": 2}),
-    "long-4-blocks-crops-30": ("VGG-11's first four blocks, 30 epochs with crops",
-                               {"epochs": 30, "crop_padding": 2, "model_args": {**_ARGS, "blocks": 4}}),
-    "long-full-width-12": ("VGG-11's first three blocks at full width, 12 epochs, crops",
-                           {"epochs": 12, "crop_padding": 2, "model_args": {**_ARGS, "width_ratio": 1}}),
+    "long-4-blocks-crops-30": (
+        "VGG-11's first four blocks, 30 epochs with crops",
+        {"epochs": 30, "crop_padding": 2, "model_args": {**_ARGS, "blocks": 4}},
+    ),
+    "long-full-width-12": (
+        "VGG-11's first three blocks at full width, 12 epochs, crops",
+        {"epochs": 12, "crop_padding": 2, "model_args": {**_ARGS, "width_ratio": 1}},
+    ),
 }
 SHORT = [name for name in CANDIDATES if not name.startswith("long")]
 
@@ -62,7 +65,9 @@ def one(name: str, seed: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--only", default=",".join(SHORT), help=f"candidates, of: {', '.join(CANDIDATES)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: train this candidate
@@ -81,18 +86,32 @@ def main() -> None:
         result = json.loads(timed.stdout.strip().splitlines()[-1])
         startup = timed.seconds - result["seconds"]  # interpreter and imports, before speedrun's clock
         log["candidates"][name] = {
-            "tests": CANDIDATES[name][0], "changes": CANDIDATES[name][1], "base_recipe": SPEEDRUN, "seed": args.seed,
-            "test_acc": result["test_acc"], "process_seconds": round(timed.seconds, 1),
+            "tests": CANDIDATES[name][0],
+            "changes": CANDIDATES[name][1],
+            "base_recipe": SPEEDRUN,
+            "seed": args.seed,
+            "test_acc": result["test_acc"],
+            "process_seconds": round(timed.seconds, 1),
             **on_process_clock(result["curve"], startup, THRESHOLDS),
-            "loadavg_before": timed.load_before, "loadavg_after": timed.load_after,
+            "loadavg_before": timed.load_before,
+            "loadavg_after": timed.load_after,
             "date": time.strftime("%Y-%m-%d %H:%M"),
         }
-        print(f"{name:20s} {result['test_acc']:.4f} in {timed.seconds:6.1f} s  ({CANDIDATES[name][0]})", flush=True)
-        log.update({"command": "python benchmarks/speedrun_search.py [--only NAMES]",
-                    "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
-                    "torch": torch.__version__})
+        print(
+            f"{name:20s} {result['test_acc']:.4f} in {timed.seconds:6.1f} s  ({CANDIDATES[name][0]})",
+            flush=True,
+        )
+        log.update(
+            {
+                "command": "python benchmarks/speedrun_search.py [--only NAMES]",
+                "machine": f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
+                "torch": torch.__version__,
+            }
+        )
         log.setdefault("series", []).append({**series, "candidate": name, "loadavg_after": load_average()})
-        RESULTS.write_text(json.dumps(log, indent=2) + "\n")  # after each candidate: a long series keeps its part
+        RESULTS.write_text(
+            json.dumps(log, indent=2) + "\n"
+        )  # after each candidate: a long series keeps its part
 
 
 if __name__ == "__main__":

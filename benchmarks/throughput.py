@@ -11,8 +11,8 @@ images/s and the projected wall time of one epoch (60,000 images) and of the who
 from __future__ import annotations
 
 import argparse
-import math
 import json
+import math
 import platform
 import statistics
 import sys
@@ -67,14 +67,23 @@ def measure(name: str, recipe: str, steps: int, **overrides: object) -> dict:
     config = recipe_config(name, recipe, **overrides)
     times, _ = run_steps(config, steps + 1)
     per_second = config.batch_size / statistics.median(times[1:])
-    return {"model": name, "recipe": recipe, "batch_size": config.batch_size, "resize": config.input_spec().resize,
-            "train_img_per_s": round(per_second, 1), "epoch_seconds": round(TRAIN_IMAGES / per_second),
-            "recipe_hours": round(TRAIN_IMAGES / per_second * config.epochs / 3600, 2), "epochs": config.epochs,
-            "device": str(resolve_device(config.device))}
+    return {
+        "model": name,
+        "recipe": recipe,
+        "batch_size": config.batch_size,
+        "resize": config.input_spec().resize,
+        "train_img_per_s": round(per_second, 1),
+        "epoch_seconds": round(TRAIN_IMAGES / per_second),
+        "recipe_hours": round(TRAIN_IMAGES / per_second * config.epochs / 3600, 2),
+        "epochs": config.epochs,
+        "device": str(resolve_device(config.device)),
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default=",".join(n for n in list_models() if n != "tiny_cnn"))
     parser.add_argument("--recipes", default="book,fast")
     parser.add_argument("--steps", type=int, default=2)
@@ -86,13 +95,21 @@ def main() -> None:
         for recipe in args.recipes.split(","):
             row = measure(name, recipe, args.steps)
             results["runs"][f"{name}/{recipe}"] = row
-            print(f"{name:10s} {recipe:4s} {row['resize']:4d}px batch {row['batch_size']:4d}: "
-                  f"{row['train_img_per_s']:9.1f} img/s, epoch {row['epoch_seconds']:7d} s, "
-                  f"recipe {row['recipe_hours']:6.2f} h", flush=True)
-            results.update({"machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
-                            "torch": torch.__version__, "date": time.strftime("%Y-%m-%d"),
-                            "series": {**series, "loadavg_after": load_average()},
-                            "command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]])})
+            print(
+                f"{name:10s} {recipe:4s} {row['resize']:4d}px batch {row['batch_size']:4d}: "
+                f"{row['train_img_per_s']:9.1f} img/s, epoch {row['epoch_seconds']:7d} s, "
+                f"recipe {row['recipe_hours']:6.2f} h",
+                flush=True,
+            )
+            results.update(
+                {
+                    "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
+                    "torch": torch.__version__,
+                    "date": time.strftime("%Y-%m-%d"),
+                    "series": {**series, "loadavg_after": load_average()},
+                    "command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
+                }
+            )
             RESULTS.parent.mkdir(parents=True, exist_ok=True)
             RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

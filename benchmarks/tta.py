@@ -27,9 +27,8 @@ from pathlib import Path
 import torch
 
 from classicnets.models import list_models
-from classicnets.training.rundir import read_metrics
-from classicnets.training.rundir import first_reaching
 from classicnets.training.recipes import BOOK_READINGS, recipe_config
+from classicnets.training.rundir import first_reaching, read_metrics
 
 RESULTS = Path(__file__).parent / "results" / "tta.json"
 THRESHOLDS = (0.90, 0.92, 0.93)
@@ -43,8 +42,11 @@ def load_average() -> float:
 
 
 def add_idle_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--busy-ok", action="store_true",
-                        help=f"time even when the 1-minute load average is {IDLE_LOAD} or more (flagged busy)")
+    parser.add_argument(
+        "--busy-ok",
+        action="store_true",
+        help=f"time even when the 1-minute load average is {IDLE_LOAD} or more (flagged busy)",
+    )
 
 
 def start_series(busy_ok: bool) -> dict:
@@ -53,9 +55,13 @@ def start_series(busy_ok: bool) -> dict:
     wrong, and a figure others cannot reproduce is a defect."""
     load = load_average()
     if load >= IDLE_LOAD:
-        message = f"the 1-minute load average is {load:.2f} (>= {IDLE_LOAD}): timings beside other work are wrong"
+        message = (
+            f"the 1-minute load average is {load:.2f} (>= {IDLE_LOAD}): timings beside other work are wrong"
+        )
         if not busy_ok:
-            raise SystemExit(f"{message}; wait for an idle machine, or pass --busy-ok to record them flagged busy")
+            raise SystemExit(
+                f"{message}; wait for an idle machine, or pass --busy-ok to record them flagged busy"
+            )
         print(f"warning: {message}; recording them flagged busy", flush=True)
     return {"loadavg_before": load, "busy": load >= IDLE_LOAD, "started": time.strftime("%Y-%m-%d %H:%M")}
 
@@ -91,15 +97,33 @@ def seconds_to(curve: list[dict], accuracy: float, startup: float, clock: str = 
 def on_process_clock(curve: list[dict], startup: float, thresholds: tuple[float, ...]) -> dict:
     """A speedrun's per-epoch rows (epoch, wall_seconds on its own clock, test_acc) counted from
     the process start instead: the curve and the time to each accuracy in `thresholds`."""
-    return {"seconds_to": {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in thresholds},
-            "curve": [{"epoch": m["epoch"], "wall_seconds": round(startup + m["wall_seconds"], 1),
-                       "test_acc": m["test_acc"]} for m in curve]}
+    return {
+        "seconds_to": {f"{t:.2f}": seconds_to(curve, t, startup, clock="wall_seconds") for t in thresholds},
+        "curve": [
+            {
+                "epoch": m["epoch"],
+                "wall_seconds": round(startup + m["wall_seconds"], 1),
+                "test_acc": m["test_acc"],
+            }
+            for m in curve
+        ],
+    }
 
 
 def measure(name: str, out: Path) -> dict:
     run_dir = out / name
-    command = [str(Path(sys.executable).with_name("classicnets")), "train", name, "--recipe", "fast",
-               "--out", str(run_dir), "--overwrite", "--quiet", "--json"]
+    command = [
+        str(Path(sys.executable).with_name("classicnets")),
+        "train",
+        name,
+        "--recipe",
+        "fast",
+        "--out",
+        str(run_dir),
+        "--overwrite",
+        "--quiet",
+        "--json",
+    ]
     done = timed_run(command)
     seconds = done.seconds
     final = json.loads(done.stdout)
@@ -108,21 +132,39 @@ def measure(name: str, out: Path) -> dict:
     config = recipe_config(name, "fast")
     book = BOOK_READINGS[name].test_acc
     return {
-        "model": name, "measured": True, "test_acc": final["test_acc"], "seconds": round(seconds, 1),
-        "book_acc": book, "seconds_to_book_acc": seconds_to(curve, book, startup),
+        "model": name,
+        "measured": True,
+        "test_acc": final["test_acc"],
+        "seconds": round(seconds, 1),
+        "book_acc": book,
+        "seconds_to_book_acc": seconds_to(curve, book, startup),
         "seconds_to": {f"{t:.2f}": seconds_to(curve, t, startup) for t in THRESHOLDS},
-        "reached_book_acc": final["test_acc"] >= book, "resize": config.input_spec().resize,
-        "epochs": config.epochs, "model_args": config.model_args, "init": config.init,
-        "command": f"classicnets train {name} --recipe fast", "startup_seconds": round(startup, 1),
-        "curve": [{"epoch": r["epoch"], "seconds": round(startup + r["elapsed"], 1), "test_acc": r["test_acc"],
-                   "train_loss": round(r["train_loss"], 4)} for r in curve],
+        "reached_book_acc": final["test_acc"] >= book,
+        "resize": config.input_spec().resize,
+        "epochs": config.epochs,
+        "model_args": config.model_args,
+        "init": config.init,
+        "command": f"classicnets train {name} --recipe fast",
+        "startup_seconds": round(startup, 1),
+        "curve": [
+            {
+                "epoch": r["epoch"],
+                "seconds": round(startup + r["elapsed"], 1),
+                "test_acc": r["test_acc"],
+                "train_loss": round(r["train_loss"], 4),
+            }
+            for r in curve
+        ],
         "loadavg_at_start": done.load_before,
-        "device": final["device"], "date": time.strftime("%Y-%m-%d %H:%M"),
+        "device": final["device"],
+        "date": time.strftime("%Y-%m-%d %H:%M"),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--out", default="runs/zoo", help="where the runs go (default runs/zoo)")
     add_idle_option(parser)
@@ -138,13 +180,21 @@ def main() -> None:
             history[f"{name}@{runs[name]['epochs']}epochs"] = runs[name]
         runs[name] = row
         to_book = row["seconds_to_book_acc"]
-        print(f"{name:10s} {row['test_acc']:.4f} (book {row['book_acc']:.3f}) in {row['seconds']:.0f} s; "
-              f"book accuracy at {to_book if to_book is not None else '-'} s", flush=True)
+        print(
+            f"{name:10s} {row['test_acc']:.4f} (book {row['book_acc']:.3f}) in {row['seconds']:.0f} s; "
+            f"book accuracy at {to_book if to_book is not None else '-'} s",
+            flush=True,
+        )
         series["loadavg_after"] = load_average()
-        results = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
-                   "python": platform.python_version(), "torch": torch.__version__,
-                   "command": "python benchmarks/tta.py", "series": [*earlier, series], "runs": runs,
-                   "history": history}
+        results = {
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "command": "python benchmarks/tta.py",
+            "series": [*earlier, series],
+            "runs": runs,
+            "history": history,
+        }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         RESULTS.write_text(json.dumps(results, indent=2) + "\n")
 

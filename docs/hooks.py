@@ -30,8 +30,12 @@ from mkdocs.structure.pages import Page
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 # Pages of the site that are files at the top of the repository, where GitHub looks for them.
-TOP_LEVEL = {"index.md": "README.md", "security.md": "SECURITY.md", "changelog.md": "CHANGELOG.md",
-             "contributing.md": "CONTRIBUTING.md"}
+TOP_LEVEL = {
+    "index.md": "README.md",
+    "security.md": "SECURITY.md",
+    "changelog.md": "CHANGELOG.md",
+    "contributing.md": "CONTRIBUTING.md",
+}
 HELP_COLUMNS = "100"
 
 
@@ -46,7 +50,9 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
         if not path.is_file():
             raise SystemExit(f"docs: {path} is missing (CLASSICNETS_DOCS_NOTEBOOKS={source})")
         shutil.copyfile(path, staged / "notebooks" / notebook.name)
-        files.append(File(f"notebooks/{notebook.name}", str(staged), config.site_dir, config.use_directory_urls))
+        files.append(
+            File(f"notebooks/{notebook.name}", str(staged), config.site_dir, config.use_directory_urls)
+        )
     for page, name in TOP_LEVEL.items():
         text = (ROOT / name).read_text(encoding="utf-8")
         # Their links point into the repository (docs/..., src/...); on the site they point to pages.
@@ -54,7 +60,11 @@ def on_files(files: Files, config: MkDocsConfig) -> Files:
     # The measurements' files, so that the performance pages can link to them and show their figures.
     for path in sorted(RESULTS.rglob("*")):
         if path.suffix in (".json", ".png") and path.is_file():
-            files.append(File.generated(config, f"results/{path.relative_to(RESULTS).as_posix()}", abs_src_path=str(path)))
+            files.append(
+                File.generated(
+                    config, f"results/{path.relative_to(RESULTS).as_posix()}", abs_src_path=str(path)
+                )
+            )
     return files
 
 
@@ -70,10 +80,13 @@ def _site_links(text: str) -> str:
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if "<!-- cli-reference -->" in markdown:
         markdown = markdown.replace("<!-- cli-reference -->", cli_reference())
-    return re.sub(r"<!-- zoo: ([\w ]+) -->", lambda m: "\n\n".join(network(n) for n in m.group(1).split()), markdown)
+    return re.sub(
+        r"<!-- zoo: ([\w ]+) -->", lambda m: "\n\n".join(network(n) for n in m.group(1).split()), markdown
+    )
 
 
 # -- the command line -------------------------------------------------------------------------
+
 
 def _commands(parser: argparse.ArgumentParser, prefix: str) -> list[tuple[str, str, argparse.ArgumentParser]]:
     """(full command, one-line help, parser) for every command and sub-command, in the parser's order."""
@@ -111,6 +124,7 @@ def _anchor(title: str) -> str:
 
 # -- the zoo ----------------------------------------------------------------------------------
 
+
 def _results(name: str) -> dict[str, Any]:
     def read(file: str) -> dict[str, Any]:
         path = RESULTS / file
@@ -119,8 +133,11 @@ def _results(name: str) -> dict[str, Any]:
     tta = read("tta.json")
     # The last series that ran this network measured the run tta.json keeps for it.
     started = [s["started"][:10] for s in tta.get("series", []) if name in s.get("models", [])]
-    return {"fast": tta.get("runs", {}).get(name), "book": read("recipes.json").get(f"{name}/book"),
-            "date": started[-1] if started else None}
+    return {
+        "fast": tta.get("runs", {}).get(name),
+        "book": read("recipes.json").get(f"{name}/book"),
+        "date": started[-1] if started else None,
+    }
 
 
 def network(name: str) -> str:
@@ -135,22 +152,33 @@ def network(name: str) -> str:
     out = [f"## `{name}`", "", f"{config.description} (source: {_source(config.seed)}).", ""]
     if doc:
         out += [doc, ""]
-    out += ["Builder arguments (`classicnets train " + name + " --arg KEY=VALUE`, "
-            "`classicnets.create_model(\"" + name + "\", KEY=VALUE)`):", "",
-            "| argument | default |", "|---|---|"]
+    out += [
+        "Builder arguments (`classicnets train " + name + " --arg KEY=VALUE`, "
+        '`classicnets.create_model("' + name + '", KEY=VALUE)`):',
+        "",
+        "| argument | default |",
+        "|---|---|",
+    ]
     for arg in model_arguments(name).values():
         default = "required" if arg.default is inspect.Parameter.empty else f"`{arg.default!r}`"
         out.append(f"| `{arg.name}` | {default} |")
     c, h, w = size
-    out += ["", f"Layers at its book recipe's input, {c}x{h}x{w} ({info.total_params:,} parameters, "
-            f"{info.flops / 1e6:,.2f} MFLOPs per image; `classicnets summary {name}`):", "",
-            "| layer | type | output | parameters | MFLOPs |", "|---|---|---|---:|---:|"]
+    out += [
+        "",
+        f"Layers at its book recipe's input, {c}x{h}x{w} ({info.total_params:,} parameters, "
+        f"{info.flops / 1e6:,.2f} MFLOPs per image; `classicnets summary {name}`):",
+        "",
+        "| layer | type | output | parameters | MFLOPs |",
+        "|---|---|---|---:|---:|",
+    ]
     for layer in info.layers:
         if layer.depth <= 2:
             shape = "x".join(map(str, layer.output_shape[1:])) if layer.output_shape else ""
             indent = "&nbsp;&nbsp;" * (layer.depth - 1)
-            out.append(f"| {indent}`{layer.name}` | {layer.type} | {shape} | {layer.params:,} | "
-                       f"{layer.flops / 1e6:,.2f} |")
+            out.append(
+                f"| {indent}`{layer.name}` | {layer.type} | {shape} | {layer.params:,} | "
+                f"{layer.flops / 1e6:,.2f} |"
+            )
     out += ["", *_measured(name)]
     return "\n".join(out)
 
@@ -164,15 +192,23 @@ def _measured(name: str) -> list[str]:
     rows = []
     if results["book"]:
         r = results["book"]
-        rows.append(f"| book | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | {r['seconds']:.0f} s | "
-                    f"`{r['command']}` | recipes.json, {r.get('date', '')} |")
+        rows.append(
+            f"| book | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | {r['seconds']:.0f} s | "
+            f"`{r['command']}` | recipes.json, {r.get('date', '')} |"
+        )
     if results["fast"]:
         r = results["fast"]
-        rows.append(f"| fast | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | {r['seconds']:.0f} s | "
-                    f"`{r['command']}` | tta.json{', ' + results['date'] if results['date'] else ''} |")
+        rows.append(
+            f"| fast | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | {r['seconds']:.0f} s | "
+            f"`{r['command']}` | tta.json{', ' + results['date'] if results['date'] else ''} |"
+        )
     if not rows:
         return ["Not measured yet."]
-    return ["Measured on 2 CPU cores ([performance](../performance.md) says how; the times are the whole "
-            "process, as a user waits for it):", "",
-            "| recipe | epochs | px | test acc | time | command | result file |",
-            "|---|---:|---:|---:|---:|---|---|", *rows]
+    return [
+        "Measured on 2 CPU cores ([performance](../performance.md) says how; the times are the whole "
+        "process, as a user waits for it):",
+        "",
+        "| recipe | epochs | px | test acc | time | command | result file |",
+        "|---|---:|---:|---:|---:|---|---|",
+        *rows,
+    ]

@@ -28,13 +28,21 @@ def run_notebooks(out: Path, notebooks: list[Path], quick: bool = True) -> list[
         target = out / notebook.name
         started = time.perf_counter()
         try:
-            papermill.execute_notebook(str(notebook), str(target), kernel_name="python3", progress_bar=False,
-                                       parameters={"quick": quick, "out_dir": str(out / "runs")}, cwd=str(out),
-                                       # the kernel logs its own start and shutdown on our stderr (noise)
-                                       extra_arguments=["--IPKernelApp.log_level=CRITICAL"])
+            papermill.execute_notebook(
+                str(notebook),
+                str(target),
+                kernel_name="python3",
+                progress_bar=False,
+                parameters={"quick": quick, "out_dir": str(out / "runs")},
+                cwd=str(out),
+                # the kernel logs its own start and shutdown on our stderr (noise)
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
         except papermill.PapermillExecutionError as exc:
-            raise SystemExit(f"{notebook.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue} "
-                             f"(executed copy: {target})") from None
+            raise SystemExit(
+                f"{notebook.name}: cell {exc.exec_count} failed: {exc.ename}: {exc.evalue} "
+                f"(executed copy: {target})"
+            ) from None
         print(f"{notebook.name}: {time.perf_counter() - started:.0f} s -> {target}", flush=True)
         executed.append(target)
     return executed
@@ -42,10 +50,18 @@ def run_notebooks(out: Path, notebooks: list[Path], quick: bool = True) -> list[
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("notebooks", nargs="*", type=Path, help="notebooks to run (default: all of notebooks/)")
-    parser.add_argument("--out", type=Path, default=ROOT / "runs" / "notebooks",
-                        help="where the executed copies and their runs go (default runs/notebooks)")
-    parser.add_argument("--full", action="store_true", help="quick=False: the chapters' full trainings (hours)")
+    parser.add_argument(
+        "notebooks", nargs="*", type=Path, help="notebooks to run (default: all of notebooks/)"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "runs" / "notebooks",
+        help="where the executed copies and their runs go (default runs/notebooks)",
+    )
+    parser.add_argument(
+        "--full", action="store_true", help="quick=False: the chapters' full trainings (hours)"
+    )
     args = parser.parse_args()
     notebooks = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
     missing = [str(n) for n in notebooks if not n.is_file()]

@@ -30,11 +30,13 @@ def real_data_dir() -> Path:
 
 
 def _train(tmp_path_factory: pytest.TempPathFactory, model: str, recipe: str, **overrides: object) -> Path:
-    from classicnets.training import recipe_config
     from classicnets.trainer import run
+    from classicnets.training import recipe_config
 
     out = tmp_path_factory.mktemp(f"{model}-{recipe}")
-    return run(recipe_config(model, recipe, **overrides), out=out, show_progress=False, log=lambda s: None).run_dir
+    return run(
+        recipe_config(model, recipe, **overrides), out=out, show_progress=False, log=lambda s: None
+    ).run_dir
 
 
 @pytest.fixture(scope="session")
@@ -59,7 +61,9 @@ def isolated_search(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLASSICNETS_DATA", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     entry = catalog.CATALOG["fashion-mnist"]
-    monkeypatch.setitem(catalog.CATALOG, "fashion-mnist", dataclasses.replace(entry, debian_dir=tmp_path / "debian"))
+    monkeypatch.setitem(
+        catalog.CATALOG, "fashion-mnist", dataclasses.replace(entry, debian_dir=tmp_path / "debian")
+    )
     monkeypatch.setattr(named, "DEFAULT_TORCHVISION_ROOT", tmp_path / "torchvision")
     return tmp_path
 

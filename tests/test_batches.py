@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from classicnets.data import Split, BatchConfig, BatchIterator, split_validation
+from classicnets.data import BatchConfig, BatchIterator, Split, split_validation
 from classicnets.data.batches import random_crop, random_flip
 from classicnets.errors import DataError
 
@@ -41,10 +41,12 @@ def test_resize_is_bilinear_to_any_size(small):
     for size in (96, 224, 17):
         x, _ = next(iter(BatchIterator(small, BatchConfig(batch_size=4, resize=size, mean=0.0, std=1.0))))
         assert x.shape == (4, 1, size, size)
-        assert 0.0 <= float(x.min()) and float(x.max()) <= 1.0 + 1e-6
+        assert float(x.min()) >= 0.0 and float(x.max()) <= 1.0 + 1e-6
     # Upsampling by an integer factor keeps the mean brightness of the image.
     x, _ = next(iter(BatchIterator(small, BatchConfig(batch_size=4, resize=56, mean=0.0, std=1.0))))
-    torch.testing.assert_close(x.mean(dim=(1, 2, 3)), small.images[:4].float().div(255).mean(dim=(1, 2, 3)), atol=2e-3, rtol=0)
+    torch.testing.assert_close(
+        x.mean(dim=(1, 2, 3)), small.images[:4].float().div(255).mean(dim=(1, 2, 3)), atol=2e-3, rtol=0
+    )
 
 
 def test_channels_last_and_dtype(small):
@@ -66,7 +68,10 @@ def test_colour_crops_and_flips_move_every_channel_alike(small):
     grey = small.images[:32]
     colour = torch.cat([grey, 255 - grey, grey // 2], dim=1)
     for augment in (lambda x, g: random_crop(x, 3, g), random_flip):
-        one, three = augment(grey, torch.Generator().manual_seed(7)), augment(colour, torch.Generator().manual_seed(7))
+        one, three = (
+            augment(grey, torch.Generator().manual_seed(7)),
+            augment(colour, torch.Generator().manual_seed(7)),
+        )
         assert torch.equal(three[:, :1], one)
         # Padding is zero in every channel; elsewhere the channels keep their relation.
         assert torch.equal(three[:, 2], one[:, 0] // 2)

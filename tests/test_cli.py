@@ -20,7 +20,9 @@ def test_models_json_lists_every_network(capsys, tmp_path, monkeypatch):
     rows = json.loads(out)
     assert code == 0 and [r["name"] for r in rows] == list_models()
     alexnet = next(r for r in rows if r["name"] == "alexnet")
-    assert alexnet["params"] == 46_764_746 and alexnet["input_size"] == [1, 224, 224] and alexnet["flops"] > 1e9
+    assert (
+        alexnet["params"] == 46_764_746 and alexnet["input_size"] == [1, 224, 224] and alexnet["flops"] > 1e9
+    )
 
 
 def test_summary_json_has_the_documented_fields(capsys):
@@ -32,7 +34,9 @@ def test_summary_json_has_the_documented_fields(capsys):
 
 
 def test_summary_at_another_input_size_rebuilds_the_classifier(capsys):
-    code, out, _ = run(capsys, "summary", "vgg11", "--input-size", "1x96x96", "--arg", "width_ratio=4", "--json")
+    code, out, _ = run(
+        capsys, "summary", "vgg11", "--input-size", "1x96x96", "--arg", "width_ratio=4", "--json"
+    )
     doc = json.loads(out)
     assert code == 0 and doc["input_shape"] == [1, 1, 96, 96]
     assert any(layer["output_shape"] == [1, 128 * 3 * 3] for layer in doc["layers"])
@@ -46,14 +50,18 @@ def test_summary_walk_prints_like_seed_000(capsys):
 def test_too_small_input_is_one_line_and_exit_1(capsys):
     code, out, err = run(capsys, "summary", "densenet", "--input-size", "16")
     assert code == 1 and out == ""
-    assert err.strip().splitlines() == ["classicnets: error: densenet cannot take 16x16 inputs: the smallest size that works is 29x29"]
+    assert err.strip().splitlines() == [
+        "classicnets: error: densenet cannot take 16x16 inputs: the smallest size that works is 29x29"
+    ]
 
 
 def test_usage_error_is_one_line_and_exit_2(capsys):
     with pytest.raises(SystemExit) as info:
         main(["summary", "nosuchnet"])
     err = capsys.readouterr().err
-    assert info.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid choice: 'nosuchnet'" in err
+    assert (
+        info.value.code == 2 and len(err.strip().splitlines()) == 1 and "invalid choice: 'nosuchnet'" in err
+    )
 
 
 def test_bad_model_argument_is_exit_1(capsys):
@@ -99,7 +107,9 @@ def test_non_positive_batch_size_is_a_usage_error(capsys):
 
 def test_train_json_then_evaluate_json(capsys, tmp_path):
     out = tmp_path / "run"
-    code, stdout, _ = run(capsys, "train", "lenet", "--epochs", "1", "--limit", "500", "--out", str(out), "--json", "--quiet")
+    code, stdout, _ = run(
+        capsys, "train", "lenet", "--epochs", "1", "--limit", "500", "--out", str(out), "--json", "--quiet"
+    )
     final = json.loads(stdout)
     assert code == 0 and final["model"] == "lenet" and final["epochs"] == 1 and final["device"] == "cpu"
     code, stdout, _ = run(capsys, "evaluate", str(out), "--limit", "300", "--json")
@@ -108,12 +118,15 @@ def test_train_json_then_evaluate_json(capsys, tmp_path):
     assert sum(map(sum, doc["confusion"])) == 300 and (out / "confusion.png").is_file()
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["train", "lenet", "--device", "cuda:3"], "this machine has 0 CUDA device(s)"),
-    (["train", "--resume", "/nonexistent/run"], "is not a run directory"),
-    (["train"], "name a MODEL to train"),
-    (["evaluate", "/nonexistent/run"], "does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["train", "lenet", "--device", "cuda:3"], "this machine has 0 CUDA device(s)"),
+        (["train", "--resume", "/nonexistent/run"], "is not a run directory"),
+        (["train"], "name a MODEL to train"),
+        (["evaluate", "/nonexistent/run"], "does not exist"),
+    ],
+)
 def test_bad_training_input_is_one_line_exit_1(capsys, argv, message):
     code, out, err = run(capsys, *argv)
     assert code == 1 and out == "" and message in err and len(err.strip().splitlines()) == 1
@@ -121,7 +134,9 @@ def test_bad_training_input_is_one_line_exit_1(capsys, argv, message):
 
 def test_show_prints_the_curves_of_a_run(capsys, tmp_path):
     out = tmp_path / "run"
-    assert run(capsys, "train", "mlp", "--epochs", "2", "--limit", "500", "--out", str(out), "--quiet")[0] == 0
+    assert (
+        run(capsys, "train", "mlp", "--epochs", "2", "--limit", "500", "--out", str(out), "--quiet")[0] == 0
+    )
     code, stdout, _ = run(capsys, "show", str(out))
     assert code == 0 and "mlp (book recipe)" in stdout and "curves.png" in stdout
     assert len([line for line in stdout.splitlines() if line.startswith("│")]) == 2  # one row per epoch
@@ -131,47 +146,106 @@ def test_tensorboard_without_the_package_is_a_clear_error(capsys, tmp_path):
     try:
         import torch.utils.tensorboard  # noqa: F401
     except ImportError:
-        code, _, err = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "200", "--out", str(tmp_path / "r"),
-                           "--tensorboard", "--quiet")
+        code, _, err = run(
+            capsys,
+            "train",
+            "mlp",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+            "--out",
+            str(tmp_path / "r"),
+            "--tensorboard",
+            "--quiet",
+        )
         assert code == 1 and "pip install 'classicnets[tensorboard]'" in err
         assert not (tmp_path / "r" / "config.json").exists()  # nothing written before the error
     else:
-        code, _, _ = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "200", "--out", str(tmp_path / "r"),
-                         "--tensorboard", "--quiet")
+        code, _, _ = run(
+            capsys,
+            "train",
+            "mlp",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+            "--out",
+            str(tmp_path / "r"),
+            "--tensorboard",
+            "--quiet",
+        )
         assert code == 0 and any((tmp_path / "r" / "tensorboard").iterdir())
 
 
 def test_train_honours_the_data_location_options(capsys, tmp_path, isolated_search):
-    code, out, err = run(capsys, "train", "mlp", "--epochs", "1", "--limit", "100", "--out", str(tmp_path / "r"),
-                         "--no-download", "--quiet")
+    code, _out, err = run(
+        capsys,
+        "train",
+        "mlp",
+        "--epochs",
+        "1",
+        "--limit",
+        "100",
+        "--out",
+        str(tmp_path / "r"),
+        "--no-download",
+        "--quiet",
+    )
     assert code == 1 and "Fashion-MNIST not found" in err and "download from" not in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["--help"], ["--version"], ["train", "--help"], ["evaluate", "--help"], ["predict", "--help"], ["show", "--help"],
-    ["models", "--help"], ["summary", "--help"], ["data", "--help"], ["speedrun", "--help"], ["shift", "--help"],
-    ["verify", "--help"], ["export", "--help"], ["lab", "--help"], ["lab", "gd", "--help"],
-    ["lab", "batchnorm", "--help"], ["train", "nosuch-network"], ["train", "lenet", "--lr", "inf"], ["show", "RUN"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["--version"],
+        ["train", "--help"],
+        ["evaluate", "--help"],
+        ["predict", "--help"],
+        ["show", "--help"],
+        ["models", "--help"],
+        ["summary", "--help"],
+        ["data", "--help"],
+        ["speedrun", "--help"],
+        ["shift", "--help"],
+        ["verify", "--help"],
+        ["export", "--help"],
+        ["lab", "--help"],
+        ["lab", "gd", "--help"],
+        ["lab", "batchnorm", "--help"],
+        ["train", "nosuch-network"],
+        ["train", "lenet", "--lr", "inf"],
+        ["show", "RUN"],
+    ],
+)
 def test_help_usage_errors_and_show_answer_without_importing_torch(argv, tmp_path):
     """`--help`, `--version`, usage errors and `show` never import PyTorch (by module list, not by time)."""
     import subprocess
     import sys
 
-    from classicnets.training import recipe_config
     from classicnets.trainer import run
+    from classicnets.training import recipe_config
 
     if argv == ["show", "RUN"]:
-        run(recipe_config("mlp", "book", epochs=1, limit=200), out=tmp_path / "run", show_progress=False,
-            log=lambda line: None)
+        run(
+            recipe_config("mlp", "book", epochs=1, limit=200),
+            out=tmp_path / "run",
+            show_progress=False,
+            log=lambda line: None,
+        )
         argv = ["show", str(tmp_path / "run")]
-    probe = ("import sys\nfrom classicnets.cli.main import main\ntry:\n    code = main(sys.argv[1:])\n"
-             "except SystemExit as exit:\n    code = exit.code\n"
-             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n")
+    probe = (
+        "import sys\nfrom classicnets.cli.main import main\ntry:\n    code = main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n    code = exit.code\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n"
+    )
     done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=120)
     verdict, code = done.stderr.strip().splitlines()[-1].split()
     assert verdict == "NO-TORCH", argv
-    assert int(code) == (2 if argv[:2] in (["train", "nosuch-network"], ["train", "lenet"]) else 0), done.stderr
+    assert int(code) == (2 if argv[:2] in (["train", "nosuch-network"], ["train", "lenet"]) else 0), (
+        done.stderr
+    )
 
 
 def test_models_is_computed_once_then_read_from_the_cache_without_torch(tmp_path):
@@ -180,10 +254,14 @@ def test_models_is_computed_once_then_read_from_the_cache_without_torch(tmp_path
     import sys
 
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
-    probe = ("import sys\nfrom classicnets.cli.main import main\ncode = main(['models', '--json'])\n"
-             "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n")
-    first, second = (subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
-                     for _ in range(2))
+    probe = (
+        "import sys\nfrom classicnets.cli.main import main\ncode = main(['models', '--json'])\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', code, file=sys.stderr)\n"
+    )
+    first, second = (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, timeout=300)
+        for _ in range(2)
+    )
     assert first.stderr.split()[-2:] == ["TORCH", "0"] and second.stderr.split()[-2:] == ["NO-TORCH", "0"]
     assert json.loads(first.stdout) == json.loads(second.stdout)
     assert len(list((tmp_path / "classicnets").glob("models-table-*.json"))) == 1

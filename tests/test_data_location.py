@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from conftest import idx_bytes, link_real_files, write_gz
 
 from classicnets.data import load_fashion_mnist, locate_dataset
 from classicnets.errors import DataError, DataNotFoundError
-from conftest import idx_bytes, link_real_files, write_gz
 
 
 def test_explicit_directory_wins_over_everything(isolated_search, real_data_dir, monkeypatch):
@@ -54,7 +54,10 @@ def test_nothing_found_lists_what_was_tried_and_three_fixes(isolated_search):
 
 def test_real_data_verifies_and_has_the_documented_shape(fashion):
     assert fashion.verified
-    assert fashion.train.images.shape == (60000, 1, 28, 28) and fashion.train.images.dtype.is_floating_point is False
+    assert (
+        fashion.train.images.shape == (60000, 1, 28, 28)
+        and fashion.train.images.dtype.is_floating_point is False
+    )
     assert fashion.test.labels.shape == (10000,)
     assert fashion.train.class_counts(10) == [6000] * 10
 
@@ -64,7 +67,9 @@ def test_checksum_mismatch_names_the_file(isolated_search, real_data_dir):
     (bad / "t10k-labels-idx1-ubyte.gz").unlink()
     labels = np.zeros(10000, np.uint8)  # right shape and range, wrong content
     write_gz(bad / "t10k-labels-idx1-ubyte.gz", idx_bytes(labels))
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte.gz does not match Fashion-MNIST's t10k-labels"):
+    with pytest.raises(
+        DataError, match=r"t10k-labels-idx1-ubyte.gz does not match Fashion-MNIST's t10k-labels"
+    ):
         load_fashion_mnist(bad, download=False)
 
 
@@ -84,4 +89,3 @@ def test_image_and_label_counts_must_agree(isolated_search, real_data_dir):
     write_gz(bad / "t10k-labels-idx1-ubyte.gz", idx_bytes(np.zeros(9999, np.uint8)))
     with pytest.raises(DataError, match="10000 images .* but 9999 labels"):
         load_fashion_mnist(bad, download=False, verify=False)
-

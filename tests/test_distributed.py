@@ -6,7 +6,9 @@ runs) cannot collide."""
 
 from __future__ import annotations
 
+import functools
 import json
+import operator
 import os
 import signal
 import subprocess
@@ -17,8 +19,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from classicnets.training import read_checkpoint, recipe_config
 from classicnets.trainer import run
+from classicnets.training import read_checkpoint, recipe_config
 from classicnets.training.rundir import read_metrics
 
 # LeNet without BatchNorm: the global batch's gradient is the mean of the two halves' gradients,
@@ -27,8 +29,17 @@ LENET = ["lenet", "--epochs", "2", "--limit", "4096", "--batch-size", "64", "--s
 
 
 def torchrun(*argv: str, restarts: int = 0) -> subprocess.Popen:
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-               f"--max-restarts={restarts}", "-m", "classicnets", *argv]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node=2",
+        f"--max-restarts={restarts}",
+        "-m",
+        "classicnets",
+        *argv,
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -84,7 +95,13 @@ def test_only_rank_0_prints_and_writes(pair):
     assert document["world_size"] == 2 and document["epochs"] == 2
     assert stderr.count("epoch   2/2:") == 1 and stderr.count("run directory:") == 1
     assert sorted(p.name for p in out.iterdir()) == [
-        ".lock", "config.json", "curves.png", "last.safetensors", "metrics.jsonl", "model.safetensors"]
+        ".lock",
+        "config.json",
+        "curves.png",
+        "last.safetensors",
+        "metrics.jsonl",
+        "model.safetensors",
+    ]
     assert json.loads((out / "config.json").read_text())["environment"]["world_size"] == 2
     assert [r["epoch"] for r in read_metrics(out)] == [1, 2]
 
@@ -117,8 +134,12 @@ def test_a_run_started_on_two_processes_resumes_on_one(single, tmp_path):
     _wait_for_mid_epoch_checkpoint(process, out / "last.safetensors")
     process.send_signal(signal.SIGINT)  # the launcher stops its workers
     finish(process)
-    resumed = subprocess.run([sys.executable, "-m", "classicnets", "train", "--resume", str(out), "--quiet"],
-                             capture_output=True, text=True, timeout=600)
+    resumed = subprocess.run(
+        [sys.executable, "-m", "classicnets", "train", "--resume", str(out), "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert resumed.returncode == 0, resumed.stderr
     assert_close(weights(out), weights(single))
     assert [r["epoch"] for r in read_metrics(out)] == [1, 2]
@@ -145,6 +166,10 @@ def test_evaluation_shards_hold_every_test_example_once(fashion):
     from classicnets.data import BatchConfig, BatchIterator
 
     test = fashion.test.head(1001)
-    shards = [BatchIterator(test, BatchConfig(batch_size=100), rank=r, world_size=3, pad=False) for r in range(3)]
+    shards = [
+        BatchIterator(test, BatchConfig(batch_size=100), rank=r, world_size=3, pad=False) for r in range(3)
+    ]
     labels = torch.cat([y for shard in shards for _, y in shard.iter_epoch(0)])
-    assert len(labels) == 1001 and sorted(sum((s.epoch_order(0).tolist() for s in shards), [])) == list(range(1001))
+    assert len(labels) == 1001 and sorted(
+        functools.reduce(operator.iadd, (s.epoch_order(0).tolist() for s in shards), [])
+    ) == list(range(1001))

@@ -7,10 +7,10 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ALL_FILES
 
 from classicnets.data import download_dataset, load_fashion_mnist, locate_dataset
 from classicnets.data.catalog import CATALOG
-from conftest import ALL_FILES
 from classicnets.errors import DataNotFoundError, DownloadError
 
 
@@ -21,7 +21,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     endless: set[str] = set()  # no length announced, bytes without end
     requests: list[str] = []
 
-    def do_GET(self):  # noqa: N802 - the http.server API
+    def do_GET(self):
         name = self.path.rsplit("/", 1)[-1]
         self.requests.append(name)
         body = self.files.get(name)
@@ -50,10 +50,17 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 @pytest.fixture
 def mirror(real_data_dir):
     """A mirror serving the real files; tests corrupt or truncate them in `handler.files`."""
-    handler = type("Handler", (_Handler,), {
-        "files": {f"{stem}.gz": (real_data_dir / f"{stem}.gz").read_bytes() for stem in ALL_FILES},
-        "cut_short": set(), "trickle": set(), "endless": set(), "requests": [],
-    })
+    handler = type(
+        "Handler",
+        (_Handler,),
+        {
+            "files": {f"{stem}.gz": (real_data_dir / f"{stem}.gz").read_bytes() for stem in ALL_FILES},
+            "cut_short": set(),
+            "trickle": set(),
+            "endless": set(),
+            "requests": [],
+        },
+    )
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -76,7 +83,8 @@ def test_download_verifies_and_renames_into_place(mirror, tmp_path):
 def test_corrupted_file_is_rejected_and_not_kept(mirror, tmp_path):
     url, handler = mirror
     handler.files["t10k-labels-idx1-ubyte.gz"] = gzip.compress(
-        gzip.decompress(handler.files["t10k-labels-idx1-ubyte.gz"])[:-1] + b"\x03")
+        gzip.decompress(handler.files["t10k-labels-idx1-ubyte.gz"])[:-1] + b"\x03"
+    )
     dest = tmp_path / "fm"
     with pytest.raises(DownloadError, match="t10k-labels-idx1-ubyte.gz but it does not verify.*SHA-256"):
         download_dataset(CATALOG["fashion-mnist"], dest, url, show_progress=False)
@@ -119,7 +127,9 @@ def test_search_order_downloads_into_the_cache_as_a_last_resort(mirror, isolated
 
 
 def test_unreachable_mirror_gives_the_not_found_message(isolated_search):
-    with pytest.raises(DataNotFoundError, match=r"download from http://127.0.0.1:9/.*cannot download.*Fix it by one of"):
+    with pytest.raises(
+        DataNotFoundError, match=r"download from http://127.0.0.1:9/.*cannot download.*Fix it by one of"
+    ):
         locate_dataset("fashion-mnist", mirror_url="http://127.0.0.1:9/", show_progress=False)
 
 
@@ -128,10 +138,14 @@ def test_a_mirror_that_trickles_is_given_up_at_the_deadline(mirror, tmp_path, mo
 
     url, handler = mirror
     handler.trickle.add("train-labels-idx1-ubyte.gz")
-    monkeypatch.setattr(download, "MIN_BYTES_PER_SECOND", 100_000)  # the deadline: timeout + 0.6 s for this file
+    monkeypatch.setattr(
+        download, "MIN_BYTES_PER_SECOND", 100_000
+    )  # the deadline: timeout + 0.6 s for this file
     dest = tmp_path / "fm"
     started = time.monotonic()
-    with pytest.raises(DownloadError, match=r"train-labels-idx1-ubyte.gz: only \d+ bytes arrived in \d+ s, slower than"):
+    with pytest.raises(
+        DownloadError, match=r"train-labels-idx1-ubyte.gz: only \d+ bytes arrived in \d+ s, slower than"
+    ):
         download_dataset(CATALOG["fashion-mnist"], dest, url, show_progress=False, timeout=1.0)
     assert time.monotonic() - started < 30
     assert _leftovers(dest) == []
@@ -162,7 +176,9 @@ def _entry_with(name, monkeypatch, bodies):
     import hashlib
 
     entry = CATALOG[name]
-    members = tuple(dataclasses.replace(m, md5=hashlib.md5(bodies[m.name]).hexdigest()) for m in entry.members)
+    members = tuple(
+        dataclasses.replace(m, md5=hashlib.md5(bodies[m.name]).hexdigest()) for m in entry.members
+    )
     monkeypatch.setitem(CATALOG, name, dataclasses.replace(entry, members=members))
     return CATALOG[name]
 
@@ -173,8 +189,11 @@ def _cache_files(root: Path) -> list[str]:
 
 def test_fashion_mnists_files_served_as_mnist_fail_mnists_published_checksums(mirror, isolated_search):
     url, _ = mirror
-    with pytest.raises(DataNotFoundError, match=r"does not verify.*MD5 is [0-9a-f]{32}, the published one is "
-                                                "f68b3c2dcbeaaa9fbdd348bbdeb94873"):
+    with pytest.raises(
+        DataNotFoundError,
+        match=r"does not verify.*MD5 is [0-9a-f]{32}, the published one is "
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    ):
         locate_dataset("mnist", mirror_url=url, show_progress=False)
     assert _cache_files(isolated_search / "cache") == []
 
@@ -190,16 +209,23 @@ def test_an_mnist_format_data_set_downloads_verifies_and_loads(mirror, isolated_
 
 
 @pytest.mark.parametrize("damage", ["corrupted", "truncated"])
-def test_a_damaged_mnist_download_is_one_error_and_leaves_nothing(mirror, isolated_search, monkeypatch, damage):
+def test_a_damaged_mnist_download_is_one_error_and_leaves_nothing(
+    mirror, isolated_search, monkeypatch, damage
+):
     url, handler = mirror
     _entry_with("mnist", monkeypatch, handler.files)
     body = handler.files["t10k-images-idx3-ubyte.gz"]
-    handler.files["t10k-images-idx3-ubyte.gz"] = (body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
-                                                  if damage == "corrupted" else body[: len(body) // 3])
+    handler.files["t10k-images-idx3-ubyte.gz"] = (
+        body[:1000] + bytes([body[1000] ^ 1]) + body[1001:]
+        if damage == "corrupted"
+        else body[: len(body) // 3]
+    )
     with pytest.raises(DataNotFoundError, match="t10k-images-idx3-ubyte.gz but it does not verify"):
         locate_dataset("mnist", mirror_url=url, show_progress=False)
-    assert not any(name.startswith("mnist/t10k-images") or "/." in name
-                   for name in _cache_files(isolated_search / "cache" / "classicnets"))
+    assert not any(
+        name.startswith("mnist/t10k-images") or "/." in name
+        for name in _cache_files(isolated_search / "cache" / "classicnets")
+    )
 
 
 def _cifar_bytes(per_batch: int, seed: int = 0) -> bytes:
@@ -223,8 +249,9 @@ def _cifar_bytes(per_batch: int, seed: int = 0) -> bytes:
 
 
 @pytest.mark.parametrize("damage", [None, "corrupted", "truncated", "wrong records"])
-def test_cifar10s_binary_archive_downloads_or_is_one_error_and_leaves_nothing(mirror, isolated_search, monkeypatch,
-                                                                             damage):
+def test_cifar10s_binary_archive_downloads_or_is_one_error_and_leaves_nothing(
+    mirror, isolated_search, monkeypatch, damage
+):
     from classicnets.data import cifar, load_dataset
 
     url, handler = mirror

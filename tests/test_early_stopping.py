@@ -11,15 +11,31 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_reliability import cli, finish
 
 from classicnets.cli.main import main
 from classicnets.training.best import best_row, early_stop_reason
 from classicnets.training.checkpoint import load_run, read_checkpoint
 from classicnets.training.rundir import read_metrics
-from test_reliability import cli, finish
 
-ARGS = ["mlp", "--optimizer", "adam", "--lr", "1e-3", "--batch-size", "32", "--limit", "500", "--val-size", "1000",
-        "--epochs", "30", "--early-stop", "3", "--keep-best"]
+ARGS = [
+    "mlp",
+    "--optimizer",
+    "adam",
+    "--lr",
+    "1e-3",
+    "--batch-size",
+    "32",
+    "--limit",
+    "500",
+    "--val-size",
+    "1000",
+    "--epochs",
+    "30",
+    "--early-stop",
+    "3",
+    "--keep-best",
+]
 PATIENCE = 3
 
 
@@ -53,7 +69,10 @@ def test_every_epoch_reports_validation_and_the_run_stops_at_the_right_epoch(sto
     assert all(0 <= row["val_acc"] <= 1 and row["val_loss"] > 0 for row in rows)
     assert rows[-1]["epoch"] < 30 and rows[-1]["epoch"] == expected_stop(rows, PATIENCE)
     final = read_checkpoint(stopped / "model.safetensors").info
-    assert final.epoch == rows[-1]["epoch"] and "the validation accuracy has not improved for 3 epochs" in final.stopped
+    assert (
+        final.epoch == rows[-1]["epoch"]
+        and "the validation accuracy has not improved for 3 epochs" in final.stopped
+    )
     # The test set stays the test set: the validation pictures come out of the training set.
     assert any(row["val_acc"] != row["test_acc"] for row in rows)
 
@@ -64,9 +83,24 @@ def test_best_holds_the_best_validation_epoch_and_evaluates_to_its_test_accuracy
     assert best_row(rows) == best and best["epoch"] < rows[-1]["epoch"]
     assert load_run(stopped, best=True).info.epoch == best["epoch"]
     for flag, row in ((["--best"], best), ([], rows[-1])):
-        assert main(["evaluate", str(stopped), "--limit", "500", "--json", "--confusion", str(tmp_path / "c.png"),
-                     *flag]) == 0
-        assert json.loads(capsys.readouterr().out)["accuracy"] == row["test_acc"]  # that epoch's weights, exactly
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(stopped),
+                    "--limit",
+                    "500",
+                    "--json",
+                    "--confusion",
+                    str(tmp_path / "c.png"),
+                    *flag,
+                ]
+            )
+            == 0
+        )
+        assert (
+            json.loads(capsys.readouterr().out)["accuracy"] == row["test_acc"]
+        )  # that epoch's weights, exactly
 
 
 def test_predict_and_export_take_best(stopped, tmp_path, capsys, fashion):
@@ -79,7 +113,12 @@ def test_predict_and_export_take_best(stopped, tmp_path, capsys, fashion):
         assert main(["predict", str(stopped), str(image), "--json", *flag]) == 0
         outputs[bool(flag)] = json.loads(capsys.readouterr().out)
     assert outputs[True] != outputs[False]  # two different epochs' weights
-    assert main(["export", str(stopped), "--best", "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"]) == 0
+    assert (
+        main(
+            ["export", str(stopped), "--best", "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"]
+        )
+        == 0
+    )
     assert json.loads(capsys.readouterr().out)["check"]["same_predictions"]
 
 
@@ -104,8 +143,9 @@ def test_kill_9_and_resume_keep_best_and_the_stop(stopped, tmp_path, capsys):
     assert main(["train", "--resume", str(out), "--quiet"]) == 0
     capsys.readouterr()
     deterministic = ("epoch", "train_loss", "train_acc", "test_acc", "val_acc", "val_loss")
-    assert [{k: r[k] for k in deterministic} for r in read_metrics(out)] == \
-           [{k: r[k] for k in deterministic} for r in read_metrics(stopped)]
+    assert [{k: r[k] for k in deterministic} for r in read_metrics(out)] == [
+        {k: r[k] for k in deterministic} for r in read_metrics(stopped)
+    ]
     for name in ("best.safetensors", "model.safetensors"):
         a, b = read_checkpoint(out / name), read_checkpoint(stopped / name)
         assert a.info.epoch == b.info.epoch
@@ -119,11 +159,21 @@ def test_best_is_written_on_resume_when_a_kill_came_between_the_checkpoint_and_i
     best = best_row(rows)["epoch"]
     out = tmp_path / "run"
     # The state just after the best epoch's checkpoint: a fresh run stopped there, its best removed.
-    from classicnets.training import recipe_config
     from classicnets.trainer import run
+    from classicnets.training import recipe_config
 
-    config = recipe_config("mlp", "book", optimizer="adam", lr=1e-3, batch_size=32, limit=500, val_size=1000,
-                           epochs=30, early_stop=PATIENCE, keep_best=True)
+    config = recipe_config(
+        "mlp",
+        "book",
+        optimizer="adam",
+        lr=1e-3,
+        batch_size=32,
+        limit=500,
+        val_size=1000,
+        epochs=30,
+        early_stop=PATIENCE,
+        keep_best=True,
+    )
     run(config, out=out, stop_after_epoch=best, show_progress=False, log=lambda s: None)
     assert read_checkpoint(out / "best.safetensors").info.epoch == best
     (out / "best.safetensors").unlink()  # as if killed before it was written
@@ -146,10 +196,17 @@ def test_the_rule_waits_for_the_warm_up_and_counts_min_delta():
     assert best_row(rows)["epoch"] == 1 and best_row([{"epoch": 1}]) is None
 
 
-@pytest.mark.parametrize("flags, message", [(["--early-stop", "3"], "--early-stop watches the validation accuracy"),
-                                            (["--keep-best"], "--keep-best watches the validation accuracy")])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--early-stop", "3"], "--early-stop watches the validation accuracy"),
+        (["--keep-best"], "--keep-best watches the validation accuracy"),
+    ],
+)
 def test_watching_without_a_validation_set_is_one_line(flags, message, tmp_path, capsys):
-    assert main(["train", "mlp", "--limit", "100", "--epochs", "1", "--out", str(tmp_path / "r"), *flags]) == 1
+    assert (
+        main(["train", "mlp", "--limit", "100", "--epochs", "1", "--out", str(tmp_path / "r"), *flags]) == 1
+    )
     err = capsys.readouterr().err
     assert message in err and "--val-size" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "r").exists()

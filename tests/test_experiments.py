@@ -24,7 +24,9 @@ def test_shift_images_rolls_or_fills_with_black():
     assert torch.equal(shift_images(images, 0, "vertical"), images)
 
 
-def test_shift_heatmap_is_probabilities_and_accuracy_at_zero_is_the_test_accuracy(trained_mlp_dir, trained_lenet_dir):
+def test_shift_heatmap_is_probabilities_and_accuracy_at_zero_is_the_test_accuracy(
+    trained_mlp_dir, trained_lenet_dir
+):
     result = shift_experiment([trained_mlp_dir, trained_lenet_dir], max_shift=3, limit=500)
     assert result.shifts == [-3, -2, -1, 0, 1, 2, 3] and result.image["index"] == 24150
     for shifted in result.runs:
@@ -40,8 +42,29 @@ def test_shift_heatmap_is_probabilities_and_accuracy_at_zero_is_the_test_accurac
 
 def test_shift_command_writes_png_and_json(trained_mlp_dir, tmp_path, capsys):
     out = tmp_path / "exp"
-    assert main(["shift", str(trained_mlp_dir), "--out", str(out), "--limit", "200", "--max-shift", "2",
-                 "--axis", "vertical", "--wrap", "--split", "test", "--index", "7", "--json"]) == 0
+    assert (
+        main(
+            [
+                "shift",
+                str(trained_mlp_dir),
+                "--out",
+                str(out),
+                "--limit",
+                "200",
+                "--max-shift",
+                "2",
+                "--axis",
+                "vertical",
+                "--wrap",
+                "--split",
+                "test",
+                "--index",
+                "7",
+                "--json",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert document == json.loads((out / "shift.json").read_text())
     assert document["axis"] == "vertical" and document["wrap"] and document["image"]["index"] == 7
@@ -64,7 +87,7 @@ def test_gradient_descent_follows_its_closed_forms():
         np.testing.assert_allclose(xs, [10.0 * (1 - 2 * lr) ** k for k in range(26)], rtol=1e-12)
     path = descent.gd_2d(descent.quad2d_grad, [-5.0, -2.0], 0.1, 20)
     k = np.arange(21)
-    np.testing.assert_allclose(path, np.stack([-5.0 * 0.8 ** k, -2.0 * 0.6 ** k], axis=1), rtol=1e-12)
+    np.testing.assert_allclose(path, np.stack([-5.0 * 0.8**k, -2.0 * 0.6**k], axis=1), rtol=1e-12)
     doc, _ = descent.lab_gd()
     assert all(r["max_error_vs_closed_form"] < 1e-9 for r in doc["square"] + doc["quad2d"])
     too_large = doc["square"][-1]
@@ -140,19 +163,23 @@ def test_lab_commands_write_png_and_json(lab, tmp_path, capsys):
 
 from classicnets.data.batches import BatchConfig, BatchIterator  # noqa: E402
 from classicnets.experiments.batchnorm import (  # noqa: E402
-    batchnorm_layers,
     EpochDiagnostics,
+    batchnorm_layers,
     population_statistics,
     recalibrate_batchnorm,
 )
-from classicnets.training import recipe_config  # noqa: E402
 from classicnets.trainer import run  # noqa: E402
+from classicnets.training import recipe_config  # noqa: E402
 from classicnets.training.measure import accuracy  # noqa: E402
 
 
 def test_recalibration_repairs_wrong_moving_averages(tmp_path, fashion):
-    result = run(recipe_config("lenet_bn", "fast", epochs=1, limit=4000), out=tmp_path / "bn", show_progress=False,
-                 log=lambda s: None)
+    result = run(
+        recipe_config("lenet_bn", "fast", epochs=1, limit=4000),
+        out=tmp_path / "bn",
+        show_progress=False,
+        log=lambda s: None,
+    )
     model = result.model.eval()
     test = BatchIterator(fashion.test.head(2000), BatchConfig(batch_size=500))
     train = BatchIterator(fashion.train.head(4000), BatchConfig(batch_size=128))
@@ -181,16 +208,41 @@ def test_the_epoch_hook_leaves_training_unchanged(tmp_path):
 
 
 def test_batchnorm_lab_command(tmp_path, capsys):
-    assert main(["lab", "batchnorm", "--epochs", "1", "--limit", "2000", "--recalibrate-batches", "4",
-                 "--out", str(tmp_path), "--json", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "lab",
+                "batchnorm",
+                "--epochs",
+                "1",
+                "--limit",
+                "2000",
+                "--recalibrate-batches",
+                "4",
+                "--out",
+                str(tmp_path),
+                "--json",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert document == json.loads((tmp_path / "batchnorm.json").read_text())
     assert (tmp_path / "batchnorm.png").read_bytes()[:4] == b"\x89PNG"
     sizes = {layer["name"]: (layer["size"], layer["normalises"].split()[1]) for layer in document["layers"]}
-    assert sizes == {"features.1": (6, "channel"), "features.5": (16, "channel"),
-                     "head.2": (120, "feature"), "head.5": (84, "feature")}
+    assert sizes == {
+        "features.1": (6, "channel"),
+        "features.5": (16, "channel"),
+        "head.2": (120, "feature"),
+        "head.5": (84, "feature"),
+    }
     row = document["curves"]["lenet_bn"][0]
     assert 0 <= row["test_acc_recalibrated"] <= 1 and 0 <= row["test_acc_batch_stats"] <= 1
-    assert set(document["final"]) == {"test_acc_moving_averages", "test_acc_recalibrated", "test_acc_batch_stats"}
+    assert set(document["final"]) == {
+        "test_acc_moving_averages",
+        "test_acc_recalibrated",
+        "test_acc_batch_stats",
+    }
     assert 0 <= document["train_vs_eval_mode"]["(logits)"]["predictions_changed"] <= 1
     assert (tmp_path / "batchnorm-runs" / "lenet_bn" / "model.safetensors").exists()

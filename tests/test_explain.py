@@ -35,8 +35,11 @@ def _linearised(model: nn.Module) -> nn.Module:
     for name, module in list(model.named_modules()):
         if isinstance(module, nn.MaxPool2d):
             parent, _, leaf = name.rpartition(".")
-            setattr(model.get_submodule(parent) if parent else model, leaf,
-                    nn.AvgPool2d(module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode))
+            setattr(
+                model.get_submodule(parent) if parent else model,
+                leaf,
+                nn.AvgPool2d(module.kernel_size, module.stride, module.padding, ceil_mode=module.ceil_mode),
+            )
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
@@ -113,9 +116,15 @@ def test_every_network_explains_an_image(name, fashion):
     if name == "mlp":
         assert explanation.grad_cam is None and explanation.stages == []
     else:
-        assert explanation.grad_cam.shape == (side, side) and explanation.grad_cam_layer == explanation.stages[-1].name
-        assert all(len(s.channels) == len(s.maps) <= 8 and s.maps.shape[1:] == s.shape[1:] for s in explanation.stages)
-    layer, filters = first_layer_filters(model)
+        assert (
+            explanation.grad_cam.shape == (side, side)
+            and explanation.grad_cam_layer == explanation.stages[-1].name
+        )
+        assert all(
+            len(s.channels) == len(s.maps) <= 8 and s.maps.shape[1:] == s.shape[1:]
+            for s in explanation.stages
+        )
+    _layer, filters = first_layer_filters(model)
     assert filters.ndim == 3 and filters.shape[0] >= 1
 
 
@@ -133,11 +142,19 @@ def test_explain_command_writes_figures_and_json(trained_lenet_dir, fashion, tmp
         assert open(entry["png"], "rb").read(4) == b"\x89PNG"
         assert entry["grad_cam_layer"] == "features.5"
     assert document["filters"]["shape"] == [6, 5, 5] and (out / "filters.png").is_file()
-    assert document["receptive_fields"][0] == {"name": "features.0", "type": "Conv2d", "size": 5, "jump": 1,
-                                               "start": -2, "side": 28, "whole_image": False}
+    assert document["receptive_fields"][0] == {
+        "name": "features.0",
+        "type": "Conv2d",
+        "size": 5,
+        "jump": 1,
+        "start": -2,
+        "side": 28,
+        "whole_image": False,
+    }
     # the predicted class agrees with predict's
     from classicnets.analysis.predict import predict_files
     from classicnets.training.checkpoint import load_run
+
     expected = predict_files(load_run(trained_lenet_dir), pictures)
     assert [e["top"][0]["class"] for e in document["images"]] == [p.top[0][0] for p in expected]
 
@@ -145,8 +162,19 @@ def test_explain_command_writes_figures_and_json(trained_lenet_dir, fashion, tmp
     assert "features.5  AvgPool2d" in capsys.readouterr().out
 
     missing = tmp_path / "elsewhere"
-    assert main(["explain", str(trained_lenet_dir), str(pictures[0]), str(tmp_path / "nope.png"),
-                 "--out", str(missing)]) == 1
+    assert (
+        main(
+            [
+                "explain",
+                str(trained_lenet_dir),
+                str(pictures[0]),
+                str(tmp_path / "nope.png"),
+                "--out",
+                str(missing),
+            ]
+        )
+        == 1
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nope.png" in err
     assert not missing.exists()  # nothing written when one picture cannot be read
@@ -169,7 +197,11 @@ def test_explain_an_mlp_run_whose_first_layer_is_dense(trained_mlp_dir, fashion,
     Image.fromarray(fashion.test.images[1, 0].numpy()).save(picture)
     assert main(["explain", str(trained_mlp_dir), str(picture), "--out", str(tmp_path / "e"), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
-    assert document["filters"] == {"layer": "hidden1", "shape": [256, 28, 28], "png": str(tmp_path / "e" / "filters.png")}
+    assert document["filters"] == {
+        "layer": "hidden1",
+        "shape": [256, 28, 28],
+        "png": str(tmp_path / "e" / "filters.png"),
+    }
     assert document["images"][0]["grad_cam_layer"] is None and document["images"][0]["stages"] == []
     assert all(row["whole_image"] for row in document["receptive_fields"])
     assert open(document["images"][0]["png"], "rb").read(4) == b"\x89PNG"

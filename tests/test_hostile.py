@@ -22,10 +22,10 @@ from safetensors.torch import load_file, save_file
 
 from classicnets.cli.main import main
 from classicnets.fileio import WriteError, atomic_path, check_replaceable
-from classicnets.training import recipe_config
 from classicnets.trainer import run
-from classicnets.training.observers import Observer
+from classicnets.training import recipe_config
 from classicnets.training.checkpoint import CheckpointError, read_checkpoint, tensors_sha256
+from classicnets.training.observers import Observer
 from classicnets.training.rundir import append_metrics
 
 SMALL = ["--epochs", "1", "--limit", "600", "--quiet"]
@@ -40,7 +40,11 @@ def digest(*paths: Path) -> dict[str, str]:
     found: dict[str, str] = {}
     for path in paths:
         # The lock aside: claiming a run writes its holder's pid there, which changes nothing of the run.
-        files = sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".lock") if path.is_dir() else [path]
+        files = (
+            sorted(p for p in path.rglob("*") if p.is_file() and p.name != ".lock")
+            if path.is_dir()
+            else [path]
+        )
         for file in files:
             found[str(file)] = hashlib.sha256(file.read_bytes()).hexdigest()
     return found
@@ -74,7 +78,9 @@ def half_run(tmp_path_factory, fashion) -> Path:
 
 
 @pytest.mark.parametrize("dangling", [False, True])
-def test_a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched(half_run, tmp_path, capsys, dangling):
+def test_a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched(
+    half_run, tmp_path, capsys, dangling
+):
     run_dir = tmp_path / "run"
     shutil.copytree(half_run, run_dir)
     target = tmp_path / "precious.txt"
@@ -95,9 +101,11 @@ def test_outputs_that_are_fifos_or_directories_are_refused_and_left_as_they_are(
     folder = tmp_path / "folder.png"
     folder.mkdir()
     for out in (fifo, folder):
-        for argv in (["evaluate", str(lenet_run), "--limit", "50", "--confusion", str(out)],
-                     ["export", str(lenet_run), "--out", str(out)],
-                     ["data", "--grid", str(out)]):
+        for argv in (
+            ["evaluate", str(lenet_run), "--limit", "50", "--confusion", str(out)],
+            ["export", str(lenet_run), "--out", str(out)],
+            ["data", "--grid", str(out)],
+        ):
             assert main(argv) == 1
             err = capsys.readouterr().err
             assert f"cannot write {out}: it is a" in err and "not a regular file" in err, err
@@ -110,9 +118,8 @@ def test_a_device_is_never_a_destination():
     # The check itself, not a write: as root a mistake here would replace the system's /dev/null.
     with pytest.raises(WriteError, match="it is a character device, not a regular file"):
         check_replaceable("/dev/null")
-    with pytest.raises(WriteError, match="character device"):
-        with atomic_path("/dev/null") as tmp:
-            tmp.write_text("x")
+    with pytest.raises(WriteError, match="character device"), atomic_path("/dev/null") as tmp:
+        tmp.write_text("x")
     assert Path("/dev/null").is_char_device()
 
 
@@ -127,7 +134,9 @@ def test_a_link_at_a_destination_is_replaced_as_a_link_and_its_target_untouched(
     assert target.read_text() == "outside" and not link.is_symlink() and link.read_text() == "inside"
 
 
-def test_train_into_a_folder_that_is_not_a_run_is_refused_and_with_overwrite_only_run_files_go(tmp_path, capsys):
+def test_train_into_a_folder_that_is_not_a_run_is_refused_and_with_overwrite_only_run_files_go(
+    tmp_path, capsys
+):
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "config.json").write_text('{"my": "settings"}')
@@ -140,7 +149,9 @@ def test_train_into_a_folder_that_is_not_a_run_is_refused_and_with_overwrite_onl
     one_line(capsys, "is not a classicnets run but holds files", "--overwrite")
     assert digest(folder) == before
     assert main(["train", "lenet", "--out", str(folder), "--overwrite", *SMALL]) == 0
-    assert (folder / ".notes.tmp").read_text() == "my notes" and (folder / "thesis.tex").read_text() == "my thesis"
+    assert (folder / ".notes.tmp").read_text() == "my notes" and (
+        folder / "thesis.tex"
+    ).read_text() == "my thesis"
     assert json.loads((folder / "config.json").read_text())["config"]["model"] == "lenet"
 
 
@@ -156,8 +167,13 @@ def test_metrics_swapped_for_a_link_during_a_run_is_refused_and_the_outside_file
             return {}
 
     with pytest.raises(WriteError, match="metrics.jsonl: it is a symbolic link"):
-        run(recipe_config("mlp", "book", epochs=1, limit=300), out=out, show_progress=False, log=lambda s: None,
-            observers=[Swap()])
+        run(
+            recipe_config("mlp", "book", epochs=1, limit=300),
+            out=out,
+            show_progress=False,
+            log=lambda s: None,
+            observers=[Swap()],
+        )
     assert outside.read_text() == "the user's log\n" and not out.exists()  # it failed before any checkpoint
     out.mkdir()
     (out / "metrics.jsonl").symlink_to(outside)
@@ -166,8 +182,9 @@ def test_metrics_swapped_for_a_link_during_a_run_is_refused_and_the_outside_file
     assert outside.read_text() == "the user's log\n"
 
 
-@pytest.mark.parametrize("bad", [["--lr", "1e39"], ["--arg", "num_classes=-1"], ["--arg", "hidden=-5"],
-                                 ["--resize", "5000"]])
+@pytest.mark.parametrize(
+    "bad", [["--lr", "1e39"], ["--arg", "num_classes=-1"], ["--arg", "hidden=-5"], ["--resize", "5000"]]
+)
 def test_overwrite_removes_nothing_before_the_new_run_is_checked(lenet_run, tmp_path, capsys, bad):
     out = tmp_path / "run"
     shutil.copytree(lenet_run, out)
@@ -223,7 +240,10 @@ def _set_input(key, value):
 
 
 FORGED = {
-    "hidden width 1e6": (lambda m: m["model_args"].__setitem__("hidden", [10**6, 128]), "model.hidden1.weight"),
+    "hidden width 1e6": (
+        lambda m: m["model_args"].__setitem__("hidden", [10**6, 128]),
+        "model.hidden1.weight",
+    ),
     "resize 4000": (_set_input("resize", 4000), "resize is 4000, outside 1..2048"),
     "300 class names": (_set_input("class_names", [f"c{i}" for i in range(300)]), "class names (300"),
     "two class names": (_set_input("class_names", ["a", "b"]), "class names (2"),
@@ -259,36 +279,47 @@ def test_metadata_nested_deeper_than_python_can_parse_is_one_line(half_run, tmp_
 def test_forged_sizes_allocate_nothing_beyond_the_file(half_run, tmp_path):
     """Each forged file is refused while the process stays small: the network is compared with
     the file on the meta device before a byte of it is allocated."""
-    paths = [str(forge(half_run / "last.safetensors", tmp_path / f"{i}.safetensors", FORGED[case][0]))
-             for i, case in enumerate(("hidden width 1e6", "resize 4000", "300 class names", "num_classes 1e9"))]
-    code = ("import resource, sys; from classicnets.training.checkpoint import load_run\n"
-            "from classicnets.errors import ClassicnetsError\n"
-            "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-            f"for path in {paths!r}:\n"
-            "    try: load_run(path)\n"
-            "    except ClassicnetsError: pass\n"
-            "    else: sys.exit('loaded ' + path)\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)")
+    paths = [
+        str(forge(half_run / "last.safetensors", tmp_path / f"{i}.safetensors", FORGED[case][0]))
+        for i, case in enumerate(("hidden width 1e6", "resize 4000", "300 class names", "num_classes 1e9"))
+    ]
+    code = (
+        "import resource, sys; from classicnets.training.checkpoint import load_run\n"
+        "from classicnets.errors import ClassicnetsError\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        f"for path in {paths!r}:\n"
+        "    try: load_run(path)\n"
+        "    except ClassicnetsError: pass\n"
+        "    else: sys.exit('loaded ' + path)\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert int(done.stdout) < 200_000  # KiB: the 3.8 GB and 7.8 GB of the report are never asked for
 
 
-def test_an_older_checkpoint_loads_with_one_warning_that_its_metadata_is_unchecked(half_run, tmp_path, capsys):
+def test_an_older_checkpoint_loads_with_one_warning_that_its_metadata_is_unchecked(
+    half_run, tmp_path, capsys
+):
     def as_format_2(meta):
         meta["format"] = 2
 
     old = forge(half_run / "last.safetensors", tmp_path / "model.safetensors", as_format_2, reseal=False)
     tensors = load_file(str(old))
-    meta = json.loads(json.loads(Path(old).read_bytes()[8:8 + int.from_bytes(Path(old).read_bytes()[:8], "little")])
-                      ["__metadata__"]["classicnets"])
+    meta = json.loads(
+        json.loads(Path(old).read_bytes()[8 : 8 + int.from_bytes(Path(old).read_bytes()[:8], "little")])[
+            "__metadata__"
+        ]["classicnets"]
+    )
     meta["sha256"] = tensors_sha256(tensors)  # format 2's checksum: the tensors only
     save_file(tensors, str(old), metadata={"classicnets": json.dumps(meta)})
     assert main(["evaluate", str(old), "--limit", "50", "--json"]) == 0
     err = capsys.readouterr().err
-    assert err.strip().splitlines() == [f"classicnets: warning: {old} was written by an older classicnets (format 2): "
-                                        "its metadata (normalisation, class names, network arguments) is not covered "
-                                        "by a checksum"]
+    assert err.strip().splitlines() == [
+        f"classicnets: warning: {old} was written by an older classicnets (format 2): "
+        "its metadata (normalisation, class names, network arguments) is not covered "
+        "by a checksum"
+    ]
 
 
 RESUME_DAMAGE = {
@@ -298,11 +329,17 @@ RESUME_DAMAGE = {
     "batch 1e9": (lambda m: m.__setitem__("batch", 10**9), "its batch is 1000000000"),
     "step off": (lambda m: m.__setitem__("step", m["step"] + 1), "is not epoch 1 x"),
     "rows off": (lambda m: m.__setitem__("metrics_rows", 0), "count of metrics rows is 0"),
-    "lr a string": (lambda m: m["optimizer"]["param_groups"][0].__setitem__("lr", "fast"), "its lr is 'fast'"),
+    "lr a string": (
+        lambda m: m["optimizer"]["param_groups"][0].__setitem__("lr", "fast"),
+        "its lr is 'fast'",
+    ),
     "groups missing": (lambda m: m["optimizer"].__setitem__("param_groups", []), "parameter groups differ"),
     "optimizer null": (lambda m: m.__setitem__("optimizer", None), "has no optimizer state"),
     "scalars garbage": (lambda m: m["optimizer"].__setitem__("scalars", {"x": 1}), "does not fit this run"),
-    "partial missing": (lambda m: m.update(batch=1, step=m["step"] + 1, partial=None), "its epoch so far is None"),
+    "partial missing": (
+        lambda m: m.update(batch=1, step=m["step"] + 1, partial=None),
+        "its epoch so far is None",
+    ),
 }
 
 
@@ -338,14 +375,38 @@ def test_a_checkpoint_for_another_shape_names_the_tensor(half_run, tmp_path, cap
     path = tmp_path / "model.safetensors"
     save_file(tensors, str(path), metadata={"classicnets": json.dumps(meta)})
     assert main(["evaluate", str(path)]) == 1
-    one_line(capsys, "the tensor model.hidden1.weight is [256, 100] in the file, but mlp as described needs [256, 784]")
+    one_line(
+        capsys,
+        "the tensor model.hidden1.weight is [256, 100] in the file, but mlp as described needs [256, 784]",
+    )
 
 
 def test_reads_during_saves_every_fifth_of_a_second_never_see_damage(tmp_path, fashion):
     out = tmp_path / "run"
-    process = subprocess.Popen([sys.executable, "-m", "classicnets", "train", "lenet_bn", "--recipe", "fast",
-                                "--epochs", "1", "--limit", "9000", "--batch-size", "64", "--save-every", "0.2",
-                                "--out", str(out), "--quiet"], stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "classicnets",
+            "train",
+            "lenet_bn",
+            "--recipe",
+            "fast",
+            "--epochs",
+            "1",
+            "--limit",
+            "9000",
+            "--batch-size",
+            "64",
+            "--save-every",
+            "0.2",
+            "--out",
+            str(out),
+            "--quiet",
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     reads, damaged = 0, []
     try:
         while process.poll() is None:
@@ -396,15 +457,21 @@ def test_fifos_devices_and_directories_are_refused_as_pictures_without_blocking(
 # --- bounds and deadlines ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["shift", "RUN", "--max-shift", "1000000", "--out", "OUT"], "--max-shift must be from 0 to 27"),
-    (["verify", "lenet", "--batch", "5000", "--out", "OUT"], "--batch 5000: at most 256 images"),
-    (["verify", "alexnet", "--batch", "200", "--out", "OUT"], "fit in the 4 GiB"),
-    (["summary", "lenet", "--arg", "num_classes=-1"], "negative dimension"),
-    (["train", "lenet", "--arg", "num_classes=0", "--out", "OUT"], "num_classes=10: fashion-mnist has 10 classes"),
-    (["train", "lenet", "--arg", "num_classes=-1", "--out", "OUT"], "num_classes=10"),
-    (["train", "lenet", "--lr", "1e30", "--out", "OUT"], "a positive learning rate of at most 1e+06"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["shift", "RUN", "--max-shift", "1000000", "--out", "OUT"], "--max-shift must be from 0 to 27"),
+        (["verify", "lenet", "--batch", "5000", "--out", "OUT"], "--batch 5000: at most 256 images"),
+        (["verify", "alexnet", "--batch", "200", "--out", "OUT"], "fit in the 4 GiB"),
+        (["summary", "lenet", "--arg", "num_classes=-1"], "negative dimension"),
+        (
+            ["train", "lenet", "--arg", "num_classes=0", "--out", "OUT"],
+            "num_classes=10: fashion-mnist has 10 classes",
+        ),
+        (["train", "lenet", "--arg", "num_classes=-1", "--out", "OUT"], "num_classes=10"),
+        (["train", "lenet", "--lr", "1e30", "--out", "OUT"], "a positive learning rate of at most 1e+06"),
+    ],
+)
 def test_sizes_are_checked_before_anything_is_allocated(lenet_run, tmp_path, capsys, argv, message):
     argv = [{"RUN": str(lenet_run), "OUT": str(tmp_path / "out")}.get(a, a) for a in argv]
     assert main(argv) == 1
@@ -414,8 +481,24 @@ def test_sizes_are_checked_before_anything_is_allocated(lenet_run, tmp_path, cap
 
 def test_a_loss_huge_from_the_first_step_stops_the_run_and_leaves_nothing(tmp_path, capsys):
     out = tmp_path / "run"
-    assert main(["train", "lenet", "--lr", "1e4", "--epochs", "3", "--limit", "3000", "--out", str(out),
-                 "--quiet"]) == 1
+    assert (
+        main(
+            [
+                "train",
+                "lenet",
+                "--lr",
+                "1e4",
+                "--epochs",
+                "3",
+                "--limit",
+                "3000",
+                "--out",
+                str(out),
+                "--quiet",
+            ]
+        )
+        == 1
+    )
     one_line(capsys, "over 10000 times what guessing gives", "try --lr 1000")
     assert not out.exists()
 
@@ -433,10 +516,12 @@ def test_an_idx_header_with_255_dimensions_is_the_readers_own_error():
 
 def test_a_signal_removes_the_temporaries_in_flight(tmp_path):
     target = tmp_path / "confusion.png"
-    code = ("import os, signal, time; from classicnets.policy import exit_now; from classicnets.fileio import "
-            "atomic_path\nsignal.signal(signal.SIGTERM, exit_now)\n"
-            f"with atomic_path({str(target)!r}) as tmp:\n"
-            "    tmp.write_bytes(b'half'); os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)")
+    code = (
+        "import os, signal, time; from classicnets.policy import exit_now; from classicnets.fileio import "
+        "atomic_path\nsignal.signal(signal.SIGTERM, exit_now)\n"
+        f"with atomic_path({str(target)!r}) as tmp:\n"
+        "    tmp.write_bytes(b'half'); os.kill(os.getpid(), signal.SIGTERM); time.sleep(30)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 130, done.stderr
     assert list(tmp_path.iterdir()) == []
@@ -450,17 +535,22 @@ def test_sigterm_during_evaluate_or_explain_leaves_no_temporary(lenet_run, tmp_p
     commands = [(["evaluate", str(run_dir)], run_dir, 2.5)]
     commands += [(["explain", str(run_dir), str(picture), "--out", str(tmp_path / "x")], tmp_path / "x", 4.0)]
     for argv, where, delay in commands:
-        process = subprocess.Popen([sys.executable, "-m", "classicnets", *argv],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "classicnets", *argv], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         time.sleep(delay)
         process.send_signal(signal.SIGTERM)
         _, err = process.communicate(timeout=60)
         assert process.returncode in (0, 130) and b"Traceback" not in err, err
-        leftovers = sorted(p.name for p in where.iterdir() if p.name.endswith(".tmp")) if where.exists() else []
+        leftovers = (
+            sorted(p.name for p in where.iterdir() if p.name.endswith(".tmp")) if where.exists() else []
+        )
         assert leftovers == [], (argv, delay)
 
 
-def test_our_dependencies_warnings_do_not_reach_the_user_and_ours_are_one_line(lenet_run, capsys, monkeypatch):
+def test_our_dependencies_warnings_do_not_reach_the_user_and_ours_are_one_line(
+    lenet_run, capsys, monkeypatch
+):
     import warnings
 
     from classicnets.cli import train_cmds
@@ -493,12 +583,16 @@ def test_every_command_on_a_run_of_links_changes_nothing_outside(lenet_run, tmp_
     picture = tmp_path / "item.png"
     Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
     before = digest(outside)
-    commands = [["show", str(linked)], ["evaluate", str(linked), "--limit", "50"],
-                ["predict", str(linked), str(picture)], ["export", str(linked)],
-                ["verify", str(linked), "--out", str(tmp_path / "v")],
-                ["explain", str(linked), str(picture), "--out", str(tmp_path / "x")],
-                ["train", "--resume", str(linked), "--quiet"],
-                ["train", "lenet", "--out", str(linked), "--overwrite", *SMALL]]
+    commands = [
+        ["show", str(linked)],
+        ["evaluate", str(linked), "--limit", "50"],
+        ["predict", str(linked), str(picture)],
+        ["export", str(linked)],
+        ["verify", str(linked), "--out", str(tmp_path / "v")],
+        ["explain", str(linked), str(picture), "--out", str(tmp_path / "x")],
+        ["train", "--resume", str(linked), "--quiet"],
+        ["train", "lenet", "--out", str(linked), "--overwrite", *SMALL],
+    ]
     for argv in commands:
         status = main(argv)
         err = capsys.readouterr().err

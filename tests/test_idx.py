@@ -2,10 +2,10 @@ import gzip
 
 import numpy as np
 import pytest
+from conftest import idx_bytes, write_gz
 
 from classicnets.data.idx import parse_idx, read_idx
 from classicnets.errors import DataError
-from conftest import idx_bytes, write_gz
 
 
 def test_parse_idx_round_trips_uint8_and_int32():

@@ -14,8 +14,8 @@ from classicnets.cli.main import main
 from classicnets.errors import ClassicnetsError, InputSizeError
 from classicnets.inputs import FASHION_MNIST, InputSpec
 from classicnets.models import create_model_for_input, list_models, smallest_input_side
-from classicnets.training import read_checkpoint, recipe_config
 from classicnets.trainer import run
+from classicnets.training import read_checkpoint, recipe_config
 from classicnets.training.checkpoint import CheckpointMeta, LoadedRun, load_run, tensors_sha256
 from classicnets.training.setup import build_training
 from classicnets.training.step import train_step
@@ -69,15 +69,23 @@ def test_every_network_trains_a_batch_and_predicts_at_every_size_it_takes(name, 
     assert tuple(x.shape) == (8, 1, size, size)
     _, loss, _ = train_step(parts, x, y, 0)
     assert math.isfinite(float(loss))
-    loaded = LoadedRun(run_dir=None, model=parts.model.eval(), info=CheckpointMeta(model=name, input=config.input_spec()))
+    loaded = LoadedRun(
+        run_dir=None, model=parts.model.eval(), info=CheckpointMeta(model=name, input=config.input_spec())
+    )
     probs = probabilities(loaded, torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8))
     assert probs.shape == (1, 10) and torch.allclose(probs.sum(1), torch.ones(1))
 
 
 def test_a_size_too_small_names_the_smallest_that_works():
-    with pytest.raises(InputSizeError, match="vgg11 cannot take 24x24 inputs: the smallest size that works is 32x32"):
-        build_training(recipe_config("vgg11", "fast", resize=24, limit=2), torch.device("cpu"), show_progress=False)
-    with pytest.raises(InputSizeError, match="densenet cannot take 28x28 inputs: the smallest size that works is 29x29"):
+    with pytest.raises(
+        InputSizeError, match="vgg11 cannot take 24x24 inputs: the smallest size that works is 32x32"
+    ):
+        build_training(
+            recipe_config("vgg11", "fast", resize=24, limit=2), torch.device("cpu"), show_progress=False
+        )
+    with pytest.raises(
+        InputSizeError, match="densenet cannot take 28x28 inputs: the smallest size that works is 29x29"
+    ):
         create_model_for_input("densenet", 28)
 
 
@@ -92,8 +100,15 @@ def test_the_input_size_is_given_once():
 
 def test_input_spec_round_trips_and_defaults_to_the_native_size():
     spec = recipe_config("mlp", "book").input_spec()
-    assert spec == InputSpec(dataset="fashion-mnist", class_names=FASHION_MNIST.class_names, native_size=28,
-                             channels=1, resize=28, mean=0.5, std=0.5)
+    assert spec == InputSpec(
+        dataset="fashion-mnist",
+        class_names=FASHION_MNIST.class_names,
+        native_size=28,
+        channels=1,
+        resize=28,
+        mean=0.5,
+        std=0.5,
+    )
     assert InputSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
     with pytest.raises(ClassicnetsError, match="the input description lacks"):
         InputSpec.from_dict({"dataset": "fashion-mnist"})
@@ -114,17 +129,21 @@ def test_the_checkpoint_holds_the_input_once(vgg_at_48):
     assert load_run(vgg_at_48).model.fixed_input_size == 48
 
 
-def test_a_run_at_any_size_evaluates_predicts_verifies_and_exports_without_flags(vgg_at_48, tmp_path, capsys,
-                                                                                  fashion):
+def test_a_run_at_any_size_evaluates_predicts_verifies_and_exports_without_flags(
+    vgg_at_48, tmp_path, capsys, fashion
+):
     image = tmp_path / "shirt.png"
     from PIL import Image
+
     Image.fromarray(fashion.test.images[0, 0].numpy()).save(image)
-    for argv in (["evaluate", str(vgg_at_48), "--limit", "200", "--json"],
-                 ["predict", str(vgg_at_48), str(image)],
-                 ["verify", str(vgg_at_48), "--batch", "2", "--json"],
-                 ["export", str(vgg_at_48), "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"],
-                 ["export", str(vgg_at_48), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--json"],
-                 ["explain", str(vgg_at_48), str(image), "--out", str(tmp_path / "explain"), "--json"]):
+    for argv in (
+        ["evaluate", str(vgg_at_48), "--limit", "200", "--json"],
+        ["predict", str(vgg_at_48), str(image)],
+        ["verify", str(vgg_at_48), "--batch", "2", "--json"],
+        ["export", str(vgg_at_48), "--format", "npz", "--out", str(tmp_path / "m.npz"), "--json"],
+        ["export", str(vgg_at_48), "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--json"],
+        ["explain", str(vgg_at_48), str(image), "--out", str(tmp_path / "explain"), "--json"],
+    ):
         assert main(argv) == 0, argv
         capsys.readouterr()
 
@@ -134,11 +153,17 @@ def test_a_format_1_checkpoint_still_loads(vgg_at_48, tmp_path):
     path = vgg_at_48 / "model.safetensors"
     meta = read_checkpoint(path).meta
     old = {k: v for k, v in meta.items() if k not in ("input", "recipe")}
-    old.update(format=1, model_args={**meta["model_args"], "input_size": 48},
-               config={"dataset": "fashion-mnist", "recipe": "fast", "resize": 48},
-               class_names=list(FASHION_MNIST.class_names), input={"resize": 48, "mean": 0.286, "std": 0.353},
-               sha256=tensors_sha256(load_file(str(path))))  # format 1's checksum covered the tensors only
-    save_file(load_file(str(path)), str(tmp_path / "old.safetensors"), metadata={"classicnets": json.dumps(old)})
+    old.update(
+        format=1,
+        model_args={**meta["model_args"], "input_size": 48},
+        config={"dataset": "fashion-mnist", "recipe": "fast", "resize": 48},
+        class_names=list(FASHION_MNIST.class_names),
+        input={"resize": 48, "mean": 0.286, "std": 0.353},
+        sha256=tensors_sha256(load_file(str(path))),
+    )  # format 1's checksum covered the tensors only
+    save_file(
+        load_file(str(path)), str(tmp_path / "old.safetensors"), metadata={"classicnets": json.dumps(old)}
+    )
     loaded = load_run(tmp_path / "old.safetensors")
     assert loaded.input.resize == 48 and loaded.class_names == list(FASHION_MNIST.class_names)
     assert loaded.label == "vgg11 (fast recipe)"
@@ -147,14 +172,32 @@ def test_a_format_1_checkpoint_still_loads(vgg_at_48, tmp_path):
 @pytest.mark.parametrize("name, size", [("mlp", 32), ("lenet", 32), ("alexnet", 65)])
 def test_train_resize_on_the_command_line(name, size, tmp_path, capsys):
     out = tmp_path / name
-    code = main(["train", name, "--resize", str(size), "--limit", "16", "--batch-size", "8", "--epochs", "1",
-                 "--out", str(out), "--quiet", "--json"])
+    code = main(
+        [
+            "train",
+            name,
+            "--resize",
+            str(size),
+            "--limit",
+            "16",
+            "--batch-size",
+            "8",
+            "--epochs",
+            "1",
+            "--out",
+            str(out),
+            "--quiet",
+            "--json",
+        ]
+    )
     assert code == 0 and json.loads(capsys.readouterr().out)["epochs"] == 1
     assert load_run(out).input.resize == size
 
 
 def test_train_at_a_size_too_small_is_one_line_and_exit_1(tmp_path, capsys):
-    code = main(["train", "alexnet", "--resize", "64", "--limit", "16", "--out", str(tmp_path / "a"), "--quiet"])
+    code = main(
+        ["train", "alexnet", "--resize", "64", "--limit", "16", "--out", str(tmp_path / "a"), "--quiet"]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 1 and len(err.splitlines()) == 1
     assert "alexnet cannot take 64x64 inputs: the smallest size that works is 65x65" in err

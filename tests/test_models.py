@@ -7,9 +7,15 @@ from torch import nn
 
 from classicnets.errors import InputSizeError, ModelError
 from classicnets.models import (
-    BookBatchNorm, create_model, create_model_for_input, fashion_network_sequential, init_book_weights,
+    BookBatchNorm,
+    create_model,
+    create_model_for_input,
+    fashion_network_sequential,
+    init_book_weights,
     init_kaiming_weights,
-    list_models, model_arguments, smallest_input_side,
+    list_models,
+    model_arguments,
+    smallest_input_side,
 )
 from classicnets.training import recipe_config
 
@@ -45,19 +51,41 @@ def nin_count():
 
 def googlenet_count():
     def inception(c_in, c1, c2, c3, c4):
-        return (conv(c_in, c1, 1) + conv(c_in, c2[0], 1) + conv(c2[0], c2[1], 3)
-                + conv(c_in, c3[0], 1) + conv(c3[0], c3[1], 5) + conv(c_in, c4, 1))
-    return (conv(1, 64, 7) + conv(64, 64, 1) + conv(64, 192, 3)
-            + inception(192, 64, (96, 128), (16, 32), 32) + inception(256, 128, (128, 192), (32, 96), 64)
-            + inception(480, 192, (96, 208), (16, 48), 64) + inception(512, 160, (112, 224), (24, 64), 64)
-            + inception(512, 128, (128, 256), (24, 64), 64) + inception(512, 112, (144, 288), (32, 64), 64)
-            + inception(528, 256, (160, 320), (32, 128), 128) + inception(832, 256, (160, 320), (32, 128), 128)
-            + inception(832, 384, (192, 384), (48, 128), 128) + lin(1024, 10))
+        return (
+            conv(c_in, c1, 1)
+            + conv(c_in, c2[0], 1)
+            + conv(c2[0], c2[1], 3)
+            + conv(c_in, c3[0], 1)
+            + conv(c3[0], c3[1], 5)
+            + conv(c_in, c4, 1)
+        )
+
+    return (
+        conv(1, 64, 7)
+        + conv(64, 64, 1)
+        + conv(64, 192, 3)
+        + inception(192, 64, (96, 128), (16, 32), 32)
+        + inception(256, 128, (128, 192), (32, 96), 64)
+        + inception(480, 192, (96, 208), (16, 48), 64)
+        + inception(512, 160, (112, 224), (24, 64), 64)
+        + inception(512, 128, (128, 256), (24, 64), 64)
+        + inception(512, 112, (144, 288), (32, 64), 64)
+        + inception(528, 256, (160, 320), (32, 128), 128)
+        + inception(832, 256, (160, 320), (32, 128), 128)
+        + inception(832, 384, (192, 384), (48, 128), 128)
+        + lin(1024, 10)
+    )
 
 
 def resnet_count(layers):
     def residual(c_in, c_out, shortcut):
-        return conv(c_in, c_out, 3) + conv(c_out, c_out, 3) + 2 * bn(c_out) + (conv(c_in, c_out, 1) if shortcut else 0)
+        return (
+            conv(c_in, c_out, 3)
+            + conv(c_out, c_out, 3)
+            + 2 * bn(c_out)
+            + (conv(c_in, c_out, 1) if shortcut else 0)
+        )
+
     total = conv(1, 64, 7) + bn(64)
     channels = [64, 64, 128, 256, 512]
     for stage, blocks in enumerate(layers):
@@ -84,10 +112,27 @@ EXPECTED_PARAMS = {
     "mlp": lin(784, 256) + lin(256, 128) + lin(128, 10),
     "tiny_cnn": 12,  # seed 003's torchsummary: "Total params: 12"
     "lenet": conv(1, 6, 5) + conv(6, 16, 5) + lin(16 * 5 * 5, 120) + lin(120, 84) + lin(84, 10),
-    "lenet_bn": (conv(1, 6, 5) + bn(6) + conv(6, 16, 5) + bn(16) + lin(256, 120) + bn(120)
-                 + lin(120, 84) + bn(84) + lin(84, 10)),
-    "alexnet": (conv(1, 96, 11) + conv(96, 256, 5) + conv(256, 384, 3) + conv(384, 384, 3)
-                + conv(384, 256, 3) + lin(6400, 4096) + lin(4096, 4096) + lin(4096, 10)),
+    "lenet_bn": (
+        conv(1, 6, 5)
+        + bn(6)
+        + conv(6, 16, 5)
+        + bn(16)
+        + lin(256, 120)
+        + bn(120)
+        + lin(120, 84)
+        + bn(84)
+        + lin(84, 10)
+    ),
+    "alexnet": (
+        conv(1, 96, 11)
+        + conv(96, 256, 5)
+        + conv(256, 384, 3)
+        + conv(384, 384, 3)
+        + conv(384, 256, 3)
+        + lin(6400, 4096)
+        + lin(4096, 4096)
+        + lin(4096, 10)
+    ),
     "vgg11": vgg_count(VGG11),
     "vgg13": vgg_count(((2, 64), (2, 128), (2, 256), (2, 512), (2, 512))),
     "vgg16": vgg_count(((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))),
@@ -159,10 +204,17 @@ def test_known_smallest_sizes():
     assert create_model("densenet").min_input_size == 29
     assert create_model("nin").min_input_size == 67
     assert {n: smallest_input_side(n) for n in ("mlp", "lenet", "alexnet", "vgg11", "resnet18")} == {
-        "mlp": 1, "lenet": 12, "alexnet": 65, "vgg11": 32, "resnet18": 1}
+        "mlp": 1,
+        "lenet": 12,
+        "alexnet": 65,
+        "vgg11": 32,
+        "resnet18": 1,
+    }
     # AlexNet: the last 3/2 pool needs 3 px, the second 7, the first 15 = (n + 2 - 11) // 4 + 1,
     # so n >= 65.
-    with pytest.raises(InputSizeError, match="alexnet cannot take 64x64 inputs: the smallest size that works is 65x65"):
+    with pytest.raises(
+        InputSizeError, match="alexnet cannot take 64x64 inputs: the smallest size that works is 65x65"
+    ):
         create_model("alexnet", input_size=64)
 
 
@@ -197,8 +249,9 @@ def test_vgg_keeps_its_first_blocks_and_takes_a_narrower_classifier():
     convs = [m for m in small.modules() if isinstance(m, nn.Conv2d)]
     assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 32), (32, 64), (64, 128), (128, 128)]
     bn = 2 * (32 + 64 + 128 + 128)
-    assert n_params(small) == conv(1, 32, 3) + conv(32, 64, 3) + conv(64, 128, 3) + conv(128, 128, 3) + bn \
-        + lin(128 * 3 * 3, 10)
+    assert n_params(small) == conv(1, 32, 3) + conv(32, 64, 3) + conv(64, 128, 3) + conv(
+        128, 128, 3
+    ) + bn + lin(128 * 3 * 3, 10)
     assert small.get_classifier() is small.head[1] and small(torch.randn(2, 1, 28, 28)).shape == (2, 10)
     hidden = create_model("vgg11", blocks=2, width_ratio=4, hidden=64, input_size=28)
     assert [m.out_features for m in hidden.head if isinstance(m, nn.Linear)] == [64, 64, 10]
@@ -212,7 +265,9 @@ def test_vgg_keeps_its_first_blocks_and_takes_a_narrower_classifier():
 def test_unknown_model_or_argument_is_a_model_error():
     with pytest.raises(ModelError, match="unknown model 'lenet6'; choose one of: mlp, tiny_cnn"):
         create_model("lenet6")
-    with pytest.raises(ModelError, match="resnet18 does not take width_ratio; it takes: in_channels, num_classes"):
+    with pytest.raises(
+        ModelError, match="resnet18 does not take width_ratio; it takes: in_channels, num_classes"
+    ):
         create_model("resnet18", width_ratio=2)
 
 
@@ -279,7 +334,9 @@ def test_googlenet_batchnorm_variant_adds_bn_after_every_conv():
     plain, with_bn = create_model("googlenet"), create_model("googlenet", batch_norm=True)
     convs = sum(isinstance(m, nn.Conv2d) for m in plain.modules())
     assert convs == 3 + 9 * 6 and sum(isinstance(m, nn.BatchNorm2d) for m in with_bn.modules()) == convs
-    bn_params = sum(p.numel() for m in with_bn.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters())
+    bn_params = sum(
+        p.numel() for m in with_bn.modules() if isinstance(m, nn.BatchNorm2d) for p in m.parameters()
+    )
     assert n_params(with_bn) == EXPECTED_PARAMS["googlenet"] + bn_params
     assert with_bn(torch.randn(2, 1, 28, 28)).shape == (2, 10)
 

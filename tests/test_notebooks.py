@@ -14,8 +14,13 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
 def test_the_chapters_are_notebooks_without_outputs_and_with_parameters():
-    assert [n.stem for n in NOTEBOOKS] == ["01-mlp", "02-why-cnns", "03-lenet-alexnet-vgg-nin",
-                                           "04-batchnorm-resnet-densenet", "05-optimization"]
+    assert [n.stem for n in NOTEBOOKS] == [
+        "01-mlp",
+        "02-why-cnns",
+        "03-lenet-alexnet-vgg-nin",
+        "04-batchnorm-resnet-densenet",
+        "05-optimization",
+    ]
     for path in NOTEBOOKS:
         notebook = nbformat.read(path, as_version=4)
         nbformat.validate(notebook)
@@ -29,8 +34,12 @@ def test_the_chapters_are_notebooks_without_outputs_and_with_parameters():
 @pytest.fixture(scope="module")
 def executed(tmp_path_factory):
     out = tmp_path_factory.mktemp("notebooks")
-    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "run_notebooks.py"), "--out", str(out)],
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "run_notebooks.py"), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     return {path.stem: nbformat.read(out / path.name, as_version=4) for path in NOTEBOOKS}
 
@@ -45,8 +54,14 @@ def test_every_notebook_runs_and_shows_its_figures_inline(executed):
         assert all(c.execution_count is not None for c in code), name
         errors = [o for c in code for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name}: {errors}"
-        warnings = [o.text for c in code for o in c.outputs if o.output_type == "stream" and o.name == "stderr"
-                    and not o.text.startswith("Matplotlib is building the font cache")]  # a fresh machine's first plot
+        warnings = [
+            o.text
+            for c in code
+            for o in c.outputs
+            if o.output_type == "stream"
+            and o.name == "stderr"
+            and not o.text.startswith("Matplotlib is building the font cache")
+        ]  # a fresh machine's first plot
         assert not warnings, f"{name}: {warnings}"
         assert sum(_images(c) for c in code) >= 1, name
         assert notebook.metadata["papermill"]["parameters"]["quick"] is True, name
@@ -56,7 +71,11 @@ def test_a_training_call_leaves_one_figure_however_many_epochs(executed):
     live = 0
     for notebook in executed.values():
         for cell in notebook.cells:
-            if cell.cell_type != "code" or "classicnets.train(" not in cell.source or "show_progress" in cell.source:
+            if (
+                cell.cell_type != "code"
+                or "classicnets.train(" not in cell.source
+                or "show_progress" in cell.source
+            ):
                 continue
             epochs = [o.text for o in cell.outputs if o.output_type == "stream" and "epoch " in o.text]
             assert len(epochs) >= 2  # it trained several epochs...

@@ -25,30 +25,43 @@ def _t(a):
     return torch.from_numpy(np.ascontiguousarray(a))
 
 
-@pytest.mark.parametrize("stride, padding, dilation, groups", [(1, 0, 1, 1), (2, 3, 1, 1), (4, 2, 1, 1), (1, 1, 2, 2), (3, 1, 1, 4)])
+@pytest.mark.parametrize(
+    "stride, padding, dilation, groups",
+    [(1, 0, 1, 1), (2, 3, 1, 1), (4, 2, 1, 1), (1, 1, 2, 2), (3, 1, 1, 4)],
+)
 def test_conv2d_matches_pytorch(stride, padding, dilation, groups):
     x = RNG.standard_normal((2, 4, 13, 11))
     w = RNG.standard_normal((8, 4 // groups, 3, 5))
     b = RNG.standard_normal(8)
-    expected = F.conv2d(_t(x), _t(w), _t(b), stride=stride, padding=padding, dilation=dilation, groups=groups).numpy()
+    expected = F.conv2d(
+        _t(x), _t(w), _t(b), stride=stride, padding=padding, dilation=dilation, groups=groups
+    ).numpy()
     got = ops.conv2d(x, w, b, stride=stride, padding=padding, dilation=dilation, groups=groups)
     np.testing.assert_allclose(got, expected, atol=1e-10)
 
 
 def test_im2col_equals_the_seeds_sliding_sums():
     image, kernel = RNG.standard_normal((7, 6)), RNG.standard_normal((3, 3))
-    np.testing.assert_allclose(ops.conv2d(image[None, None], kernel[None, None], np.array([0.5]))[0, 0],
-                               ops.conv2d_sliding(image, kernel, 0.5), atol=1e-12)
+    np.testing.assert_allclose(
+        ops.conv2d(image[None, None], kernel[None, None], np.array([0.5]))[0, 0],
+        ops.conv2d_sliding(image, kernel, 0.5),
+        atol=1e-12,
+    )
 
 
 def test_pooling_matches_pytorch():
     x = RNG.standard_normal((2, 3, 15, 14))
     np.testing.assert_allclose(ops.max_pool2d(x, 3, 2, 1), F.max_pool2d(_t(x), 3, 2, 1).numpy())
     np.testing.assert_allclose(ops.avg_pool2d(x, 2, 2), F.avg_pool2d(_t(x), 2, 2).numpy(), atol=1e-12)
-    np.testing.assert_allclose(ops.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
-                               F.avg_pool2d(_t(x), 3, 2, 1, count_include_pad=False).numpy(), atol=1e-12)
+    np.testing.assert_allclose(
+        ops.avg_pool2d(x, 3, 2, 1, count_include_pad=False),
+        F.avg_pool2d(_t(x), 3, 2, 1, count_include_pad=False).numpy(),
+        atol=1e-12,
+    )
     for size in [(1, 1), (3, 5), (7, 7)]:  # sizes that do not divide 15x14: overlapping cells
-        np.testing.assert_allclose(ops.adaptive_avg_pool2d(x, size), F.adaptive_avg_pool2d(_t(x), size).numpy(), atol=1e-12)
+        np.testing.assert_allclose(
+            ops.adaptive_avg_pool2d(x, size), F.adaptive_avg_pool2d(_t(x), size).numpy(), atol=1e-12
+        )
 
 
 def test_activations_and_resize_match_pytorch():
@@ -59,9 +72,11 @@ def test_activations_and_resize_match_pytorch():
     np.testing.assert_allclose(ops.log_softmax(x), F.log_softmax(_t(x), 1).numpy(), atol=1e-10)
     images = RNG.standard_normal((2, 1, 28, 28))
     for size in (32, 96, 224):
-        np.testing.assert_allclose(ops.resize_bilinear(images, size),
-                                   F.interpolate(_t(images), size=(size, size), mode="bilinear", align_corners=False).numpy(),
-                                   atol=1e-10)
+        np.testing.assert_allclose(
+            ops.resize_bilinear(images, size),
+            F.interpolate(_t(images), size=(size, size), mode="bilinear", align_corners=False).numpy(),
+            atol=1e-10,
+        )
 
 
 @pytest.mark.parametrize("name", list_models())
@@ -70,7 +85,9 @@ def test_every_zoo_network_agrees_layer_by_layer_with_random_weights(name, fashi
     checks = compare_forward(model, x)
     assert checks[-1].name == "(model)"
     # every module that ran was compared: the walker covers the whole network
-    ran = {n for n, m in model.named_modules() if not list(m.children()) and not isinstance(m, torch.nn.Dropout)}
+    ran = {
+        n for n, m in model.named_modules() if not list(m.children()) and not isinstance(m, torch.nn.Dropout)
+    }
     assert ran - {c.name for c in checks} <= {"activation", "drop"} - {c.name for c in checks}
     worst = max(checks, key=lambda c: c.max_abs_diff)
     assert worst.max_abs_diff < 1e-4, worst
@@ -87,7 +104,9 @@ def test_the_toy_trace_recomputes_the_seeds_values():
     model, x, _ = load_source("tiny_cnn", batch=2, seed=3)
     for step, image in zip(toy_trace(model, x), x):
         conv = model.features[0]
-        expected = F.conv2d(image[None].double(), conv.weight.double(), conv.bias.double())[0, 0].detach().numpy()
+        expected = (
+            F.conv2d(image[None].double(), conv.weight.double(), conv.bias.double())[0, 0].detach().numpy()
+        )
         np.testing.assert_allclose(step["sumprod"], expected, atol=1e-12)
         assert step["after_max_pool"] == pytest.approx(max(0.0, expected.max()))
         assert step["sigmoid"] == pytest.approx(step["pytorch"], abs=1e-6)
@@ -121,8 +140,10 @@ def test_export_npz_classifies_like_pytorch_without_torch(trained_lenet_dir, fas
     # the runtime on its own: PyTorch made unimportable in a fresh interpreter
     picture = tmp_path / "item.png"
     Image.fromarray(fashion.test.images[0, 0].numpy()).save(picture)
-    code = ("import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
-            f"sys.exit(main([{str(npz)!r}, {str(picture)!r}, '--json']))")
+    code = (
+        "import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
+        f"sys.exit(main([{str(npz)!r}, {str(picture)!r}, '--json']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     top = json.loads(done.stdout)[0]["top"]
@@ -151,7 +172,9 @@ def test_damaged_or_foreign_archives_are_refused(tmp_path):
 def test_verify_holds_each_layer_to_its_own_scale():
     from classicnets.experiments.verify import LayerCheck, Verification
 
-    big = LayerCheck(name="conv", type="Conv2d", max_abs_diff=3e-4, shape=[1], scale=2000.0)  # float32 rounding
+    big = LayerCheck(
+        name="conv", type="Conv2d", max_abs_diff=3e-4, shape=[1], scale=2000.0
+    )  # float32 rounding
     small = LayerCheck(name="fc", type="Linear", max_abs_diff=3e-4, shape=[1], scale=0.5)  # a real mistake
     assert Verification(source="s", layers=[big], tolerance=1e-4, batch=1).passed
     assert not Verification(source="s", layers=[big, small], tolerance=1e-4, batch=1).passed

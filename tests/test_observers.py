@@ -8,11 +8,11 @@ import torch
 
 import classicnets
 from classicnets.cli.main import main
+from classicnets.trainer import resume, run
 from classicnets.training import recipe_config
 from classicnets.training.checkpoint import read_checkpoint
 from classicnets.training.observers import FINISHED, PAUSED, Observer, ObserverFailed
 from classicnets.training.rundir import read_metrics
-from classicnets.trainer import resume, run
 
 QUIET = {"show_progress": False, "log": lambda line: None}
 CONFIG = {"epochs": 3, "limit": 1200, "batch_size": 100}  # 12 steps an epoch
@@ -51,10 +51,20 @@ def test_a_user_observer_sees_every_step_every_row_and_the_end(tmp_path):
 
 def test_an_observer_sees_a_resumed_run_from_where_it_stands(tmp_path):
     first, second = Recorder(), Recorder()
-    run(recipe_config("mlp", "book", **CONFIG), out=tmp_path / "run", observers=[first], stop_after_epoch=1, **QUIET)
+    run(
+        recipe_config("mlp", "book", **CONFIG),
+        out=tmp_path / "run",
+        observers=[first],
+        stop_after_epoch=1,
+        **QUIET,
+    )
     assert first.ends == [PAUSED] and len(first.rows) == 1
     resume(tmp_path / "run", observers=[second], **QUIET)
-    assert second.steps[0] == 13 and [row["epoch"] for row in second.rows] == [2, 3] and second.ends == [FINISHED]
+    assert (
+        second.steps[0] == 13
+        and [row["epoch"] for row in second.rows] == [2, 3]
+        and second.ends == [FINISHED]
+    )
 
 
 class Boom(Observer):
@@ -76,8 +86,9 @@ def _weights(path):
     return read_checkpoint(path).prefixed("model.")
 
 
-@pytest.mark.parametrize("hook, at_step, where", [("on_step", 17, "epoch 2, batch 5"),
-                                                  ("on_epoch_end", 24, "the end of epoch 2")])
+@pytest.mark.parametrize(
+    "hook, at_step, where", [("on_step", 17, "epoch 2, batch 5"), ("on_epoch_end", 24, "the end of epoch 2")]
+)
 def test_an_observer_that_raises_stops_the_run_resumably(tmp_path, capsys, hook, at_step, where):
     whole = classicnets.train("mlp", out=tmp_path / "whole", **QUIET, **CONFIG)
     with pytest.raises(ObserverFailed) as failure:

@@ -31,7 +31,9 @@ def _random_run(name: str, tmp_path) -> LoadedRun:
             module.running_mean.uniform_(-0.5, 0.5)
             module.running_var.uniform_(0.5, 2.0)
     dataset = "toy4x4" if name == "tiny_cnn" else "fashion-mnist"
-    spec = InputSpec.create(dataset, resize=side if dataset == "fashion-mnist" else None, mean=0.286, std=0.353)
+    spec = InputSpec.create(
+        dataset, resize=side if dataset == "fashion-mnist" else None, mean=0.286, std=0.353
+    )
     return LoadedRun(run_dir=tmp_path, model=model.eval(), info=CheckpointMeta(model=name, input=spec))
 
 
@@ -59,13 +61,20 @@ def test_the_metadata_describes_the_input_and_output(tmp_path):
     assert meta["output"] == "log-probabilities"
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param  # a named, dynamic batch
     assert "minus 0.286, divided by 0.353" in proto.doc_string and "Ankle boot" in proto.doc_string
-    lenet = json.loads({p.key: p.value for p in onnx.load(export_onnx(_random_run("lenet", tmp_path),
-                                                                     tmp_path / "l.onnx")).metadata_props}["classicnets"])
+    lenet = json.loads(
+        {
+            p.key: p.value
+            for p in onnx.load(
+                export_onnx(_random_run("lenet", tmp_path), tmp_path / "l.onnx")
+            ).metadata_props
+        }["classicnets"]
+    )
     assert lenet["output"] == "logits"
 
 
-def test_export_onnx_command_and_predict_agree_with_an_onnxruntime_pipeline(trained_lenet_dir, fashion, tmp_path,
-                                                                            capsys):
+def test_export_onnx_command_and_predict_agree_with_an_onnxruntime_pipeline(
+    trained_lenet_dir, fashion, tmp_path, capsys
+):
     path = tmp_path / "lenet.onnx"
     assert main(["export", str(trained_lenet_dir), "--format", "onnx", "--out", str(path), "--json"]) == 0
     document = json.loads(capsys.readouterr().out)
@@ -79,16 +88,21 @@ def test_export_onnx_command_and_predict_agree_with_an_onnxruntime_pipeline(trai
     pictures = []
     for i in range(3):
         pictures.append(tmp_path / f"item{i}.png")
-        Image.fromarray(255 - fashion.test.images[i, 0].numpy()).save(pictures[-1])  # dark on light, as photographed
-    code = ("import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
-            f"sys.exit(main([{str(path)!r}, *{[str(p) for p in pictures]!r}, '--json']))")
+        Image.fromarray(255 - fashion.test.images[i, 0].numpy()).save(
+            pictures[-1]
+        )  # dark on light, as photographed
+    code = (
+        "import sys; sys.modules['torch'] = None; from classicnets.numpy_runtime.__main__ import main; "
+        f"sys.exit(main([{str(path)!r}, *{[str(p) for p in pictures]!r}, '--json']))"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     expected = predict_files(load_run(trained_lenet_dir), pictures)
     for result, prediction in zip(json.loads(done.stdout), expected):
         assert [t["class"] for t in result["top"]] == [c for c, _ in prediction.top]
-        np.testing.assert_allclose([t["probability"] for t in result["top"]], [p for _, p in prediction.top],
-                                   atol=1e-5)
+        np.testing.assert_allclose(
+            [t["probability"] for t in result["top"]], [p for _, p in prediction.top], atol=1e-5
+        )
 
 
 def test_damaged_or_foreign_onnx_files_are_refused(tmp_path):
@@ -98,8 +112,12 @@ def test_damaged_or_foreign_onnx_files_are_refused(tmp_path):
         load_exported(garbage)
     foreign = tmp_path / "foreign.onnx"
     node = onnx.helper.make_node("Relu", ["input"], ["output"])
-    graph = onnx.helper.make_graph([node], "g", [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1])],
-                                   [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1])])
+    graph = onnx.helper.make_graph(
+        [node],
+        "g",
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, [1])],
+        [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, [1])],
+    )
     onnx.save(onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 18)]), foreign)
     with pytest.raises(SpecError, match="not a classicnets export"):
         load_exported(foreign)
@@ -113,7 +131,9 @@ def test_without_the_onnx_extra_export_is_one_line(trained_lenet_dir, tmp_path, 
     from classicnets.analysis import onnx_export
 
     real = importlib.util.find_spec
-    monkeypatch.setattr(onnx_export.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else real(name))
+    monkeypatch.setattr(
+        onnx_export.importlib.util, "find_spec", lambda name: None if name == "onnxscript" else real(name)
+    )
     out = tmp_path / "m.onnx"
     assert main(["export", str(trained_lenet_dir), "--format", "onnx", "--out", str(out)]) == 1
     err = capsys.readouterr().err

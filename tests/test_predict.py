@@ -11,10 +11,9 @@ from classicnets.analysis.predict import predict_files
 from classicnets.cli.main import main
 from classicnets.inputs import FASHION_MNIST, InputSpec
 from classicnets.numpy_runtime.picture import picture_array, read_picture
-from classicnets.training import recipe_config
 from classicnets.trainer import run
+from classicnets.training import recipe_config
 from classicnets.training.checkpoint import load_run
-
 
 SPEC = InputSpec.create(FASHION_MNIST, resize=None, mean=None, std=None)
 
@@ -82,7 +81,9 @@ def test_unreadable_files_get_an_error_and_the_others_are_classified(trained_mlp
     _photo(fashion.test.images[0, 0].numpy(), light_background=True).save(good)
     text = tmp_path / "notes.png"
     text.write_text("not an image")
-    code = main(["predict", str(trained_mlp.run_dir), str(text), str(good), str(tmp_path / "missing.jpg"), "--json"])
+    code = main(
+        ["predict", str(trained_mlp.run_dir), str(text), str(good), str(tmp_path / "missing.jpg"), "--json"]
+    )
     rows = json.loads(capsys.readouterr().out)
     assert code == 1
     assert "not an image file" in rows[0]["error"] and rows[1]["error"] is None and len(rows[1]["top"]) == 3
@@ -138,8 +139,10 @@ def test_an_object_on_a_transparent_background_stays_visible_whatever_its_colour
 def test_predict_streams_in_chunks_and_flags_a_blank_picture(trained_mlp, fashion, tmp_path):
     from classicnets.analysis.predict import BLANK, iter_predictions
 
-    paths = [_png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), tmp_path / f"{i}.png")
-             for i in range(4)]
+    paths = [
+        _png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), tmp_path / f"{i}.png")
+        for i in range(4)
+    ]
     paths.append(_png(Image.new("L", (40, 40), 255), tmp_path / "blank.png"))
     pulled = []
 
@@ -156,11 +159,15 @@ def test_predict_streams_in_chunks_and_flags_a_blank_picture(trained_mlp, fashio
     assert all(r.warning is None for r in rest[:-1]) and rest[-1].warning == BLANK
 
 
-def test_predict_output_is_one_unwrapped_line_per_file_with_throughput(trained_mlp, fashion, tmp_path, capsys):
+def test_predict_output_is_one_unwrapped_line_per_file_with_throughput(
+    trained_mlp, fashion, tmp_path, capsys
+):
     long_dir = tmp_path / ("a-rather-long-folder-name-" * 4)
     long_dir.mkdir()
-    paths = [_png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), long_dir / f"item-{i}.png")
-             for i in range(3)]
+    paths = [
+        _png(_photo(fashion.test.images[i, 0].numpy(), light_background=True), long_dir / f"item-{i}.png")
+        for i in range(3)
+    ]
     assert main(["predict", str(trained_mlp.run_dir), *paths]) == 0
     out, err = capsys.readouterr()
     lines = out.splitlines()

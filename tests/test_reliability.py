@@ -20,24 +20,39 @@ import torch
 
 from classicnets.cli.main import main
 from classicnets.fileio import stale_temporaries
-from classicnets.training.rundir import RUN_FILES
-from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config
 from classicnets.trainer import resume, run
+from classicnets.training import TrainingDiverged, read_checkpoint, recipe_config
 from classicnets.training.checkpoint import CheckpointError, load_run
-from classicnets.training.rundir import read_metrics
+from classicnets.training.rundir import RUN_FILES, read_metrics
 from classicnets.training.stopping import LossWatch
 
 # LeNet-BN's fast recipe with crops and flips: BatchNorm statistics, Nesterov momentum, a
 # one-cycle schedule and augmentation randomness all have to come back exactly. About a
 # second per epoch here, so kills land mid-epoch.
-TRAIN = ["train", "lenet_bn", "--recipe", "fast", "--augment", "--epochs", "3", "--limit", "9000",
-         "--batch-size", "64", "--quiet"]
+TRAIN = [
+    "train",
+    "lenet_bn",
+    "--recipe",
+    "fast",
+    "--augment",
+    "--epochs",
+    "3",
+    "--limit",
+    "9000",
+    "--batch-size",
+    "64",
+    "--quiet",
+]
 DETERMINISTIC = ("epoch", "train_loss", "train_acc", "test_acc", "lr", "train_examples")
 
 
 def cli(*argv: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "classicnets", *argv], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "classicnets", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -136,9 +151,11 @@ def test_a_second_writer_is_refused_while_the_first_runs_on(tmp_path, capsys):
     out = tmp_path / "run"
     first = cli(*TRAIN, "--out", str(out))
     wait_for(out / "config.json", first)
-    for argv in (["train", "mlp", "--epochs", "1", "--limit", "500", "--out", str(out), "--overwrite"],
-                 ["train", "--resume", str(out)],
-                 ["speedrun", "mlp", "--epochs", "1", "--out", str(out), "--overwrite"]):
+    for argv in (
+        ["train", "mlp", "--epochs", "1", "--limit", "500", "--out", str(out), "--overwrite"],
+        ["train", "--resume", str(out)],
+        ["speedrun", "mlp", "--epochs", "1", "--out", str(out), "--overwrite"],
+    ):
         assert main([*argv, "--quiet"]) == 1
         err = capsys.readouterr().err
         assert f"is in use by another classicnets process (pid {first.pid})" in err, err
@@ -153,21 +170,25 @@ def quiet(config, out, **kwargs):
     return run(config, out=out, show_progress=False, log=lambda line: None, **kwargs)
 
 
-SMALL = dict(epochs=3, limit=1500)
+SMALL = {"epochs": 3, "limit": 1500}
 
 
 def test_rows_written_after_the_checkpoint_or_torn_by_a_kill_are_dropped_on_resume(tmp_path):
     config = recipe_config("mlp", "book", **SMALL)
     whole = quiet(config, tmp_path / "whole")
-    for case, tail in (("extra", json.dumps({**whole.metrics[1], "test_acc": 0.0}) + "\n"), ("torn", '{"epoch": 2, "tr')):
+    for case, tail in (
+        ("extra", json.dumps({**whole.metrics[1], "test_acc": 0.0}) + "\n"),
+        ("torn", '{"epoch": 2, "tr'),
+    ):
         out = tmp_path / case
         quiet(config, out, stop_after_epoch=1)
         with open(out / "metrics.jsonl", "a") as handle:
             handle.write(tail)
         (out / ".last.safetensors.abc123.tmp").write_bytes(b"half a checkpoint")
         resumed = resume(out, show_progress=False, log=lambda line: None)
-        assert [{k: r[k] for k in DETERMINISTIC} for r in resumed.metrics] == \
-               [{k: r[k] for k in DETERMINISTIC} for r in whole.metrics]
+        assert [{k: r[k] for k in DETERMINISTIC} for r in resumed.metrics] == [
+            {k: r[k] for k in DETERMINISTIC} for r in whole.metrics
+        ]
         assert len((out / "metrics.jsonl").read_text().splitlines()) == 3
         assert not stale_temporaries(out, RUN_FILES)
 
@@ -221,7 +242,9 @@ def test_loss_watch_needs_a_sustained_stretch_far_above_chance_or_one_hopeless_c
     restored = LossWatch.from_state(watch.state(), LossWatch.for_classes(10))
     assert restored.strikes == 0  # a run that diverged is never resumed, so 3 strikes reads back as none
     hopeless = LossWatch.for_classes(10)
-    assert "over 10000 times what guessing gives" in hopeless.check(torch.tensor(1.3e31 * 100), 100)  # lr 1e30's first check
+    assert "over 10000 times what guessing gives" in hopeless.check(
+        torch.tensor(1.3e31 * 100), 100
+    )  # lr 1e30's first check
     assert LossWatch.from_state({"strikes": "x", "reference": None}, LossWatch()).strikes == 0
 
 
@@ -257,7 +280,10 @@ def test_evaluate_on_a_read_only_run_prints_the_accuracy_then_one_line(trained_m
     assert main(["evaluate", str(trained_mlp_dir), "--limit", "200"]) == 1
     out, err = capsys.readouterr()
     assert "test accuracy" in out
-    assert err.strip() == f"classicnets: error: cannot write {trained_mlp_dir / 'confusion.png'}: Read-only file system"
+    assert (
+        err.strip()
+        == f"classicnets: error: cannot write {trained_mlp_dir / 'confusion.png'}: Read-only file system"
+    )
 
 
 def test_flipped_bytes_in_a_checkpoint_are_detected(trained_mlp_dir, tmp_path, capsys):
@@ -275,18 +301,23 @@ def test_flipped_bytes_in_a_checkpoint_are_detected(trained_mlp_dir, tmp_path, c
 def test_resuming_with_another_networks_checkpoint_is_one_line(tmp_path, capsys):
     quiet(recipe_config("mlp", "book", epochs=2, limit=300), tmp_path / "mlp", stop_after_epoch=1)
     quiet(recipe_config("lenet", "book", epochs=2, limit=300), tmp_path / "lenet", stop_after_epoch=1)
-    (tmp_path / "lenet" / "last.safetensors").write_bytes((tmp_path / "mlp" / "last.safetensors").read_bytes())
+    (tmp_path / "lenet" / "last.safetensors").write_bytes(
+        (tmp_path / "mlp" / "last.safetensors").read_bytes()
+    )
     assert main(["train", "--resume", str(tmp_path / "lenet"), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert "holds mlp weights but" in err and "trains lenet" in err and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("config_text, message", [
-    ("{not json", "config.json is damaged"),
-    ('{"config": {"model": "lenet", "epochs": "ten"}}', "--epochs 'ten': expected a value of type int"),
-    ('{"config": {"model": "lenet", "lr": 1e999}}', "expected a finite number"),
-    ('["a list"]', "config.json is damaged"),
-])
+@pytest.mark.parametrize(
+    "config_text, message",
+    [
+        ("{not json", "config.json is damaged"),
+        ('{"config": {"model": "lenet", "epochs": "ten"}}', "--epochs 'ten': expected a value of type int"),
+        ('{"config": {"model": "lenet", "lr": 1e999}}', "expected a finite number"),
+        ('["a list"]', "config.json is damaged"),
+    ],
+)
 def test_a_damaged_config_json_is_one_line_for_resume_and_show(tmp_path, capsys, config_text, message):
     out = tmp_path / "run"
     quiet(recipe_config("mlp", "book", epochs=1, limit=300), out)
@@ -297,12 +328,24 @@ def test_a_damaged_config_json_is_one_line_for_resume_and_show(tmp_path, capsys,
         assert message in err and len(err.strip().splitlines()) == 1, err
 
 
-@pytest.mark.parametrize("row, message", [
-    ({"epoch": 1}, "it lacks train_loss"),
-    ({"epoch": 1, "train_loss": "x", "train_acc": 0, "test_acc": 0, "examples_per_sec": 1, "seconds": 1},
-     "train_loss is 'x', not a number"),
-    ({"epoch": 3}, "epoch 3 where epoch 1 was expected"),
-])
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ({"epoch": 1}, "it lacks train_loss"),
+        (
+            {
+                "epoch": 1,
+                "train_loss": "x",
+                "train_acc": 0,
+                "test_acc": 0,
+                "examples_per_sec": 1,
+                "seconds": 1,
+            },
+            "train_loss is 'x', not a number",
+        ),
+        ({"epoch": 3}, "epoch 3 where epoch 1 was expected"),
+    ],
+)
 def test_damaged_metrics_rows_are_one_line_for_show(tmp_path, capsys, row, message):
     out = tmp_path / "run"
     quiet(recipe_config("mlp", "book", epochs=1, limit=300), out)
@@ -321,15 +364,18 @@ def test_out_naming_a_file_is_one_line_and_the_file_is_untouched(tmp_path, capsy
     assert target.read_text() == "mine"
 
 
-@pytest.mark.parametrize("argv, code, message", [
-    (["train", "alexnet", "--resize", "100000"], 1, "expected a side from 1 to 2048 pixels"),
-    (["train", "vgg16", "--resize", "2048"], 1, "needs about"),
-    (["train", "lenet", "--seed", "99999999999999999999"], 1, "expected an integer from 0 to 4294967295"),
-    (["train", "lenet", "--lr", "inf"], 2, "'inf' is not a positive number"),
-    (["train", "lenet", "--lr", "nan"], 2, "'nan' is not a positive number"),
-    (["train", "lenet", "--lr", "-1"], 2, "'-1' is not a positive number"),
-    (["train", "lenet", "--weight-decay", "inf"], 1, "expected a finite number"),
-])
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["train", "alexnet", "--resize", "100000"], 1, "expected a side from 1 to 2048 pixels"),
+        (["train", "vgg16", "--resize", "2048"], 1, "needs about"),
+        (["train", "lenet", "--seed", "99999999999999999999"], 1, "expected an integer from 0 to 4294967295"),
+        (["train", "lenet", "--lr", "inf"], 2, "'inf' is not a positive number"),
+        (["train", "lenet", "--lr", "nan"], 2, "'nan' is not a positive number"),
+        (["train", "lenet", "--lr", "-1"], 2, "'-1' is not a positive number"),
+        (["train", "lenet", "--weight-decay", "inf"], 1, "expected a finite number"),
+    ],
+)
 def test_sizes_and_numbers_are_checked_before_anything_is_allocated(tmp_path, capsys, argv, code, message):
     try:
         status = main([*argv, "--out", str(tmp_path / "run")])

@@ -26,14 +26,23 @@ def trained(tmp_path_factory, fashion):
             assert main(["train", *SMALL, *flags, "--out", str(out), "--quiet"]) == 0
             runs[flags] = out
         return runs[flags]
+
     return get
 
 
-@pytest.mark.parametrize("flags, precision", [(["--precision", "bf16"], "bf16"), (["--flip-tta"], "fp32"),
-                                              (["--precision", "bf16", "--flip-tta"], "bf16")])
+@pytest.mark.parametrize(
+    "flags, precision",
+    [
+        (["--precision", "bf16"], "bf16"),
+        (["--flip-tta"], "fp32"),
+        (["--precision", "bf16", "--flip-tta"], "bf16"),
+    ],
+)
 def test_evaluate_prints_exactly_the_runs_last_test_accuracy(flags, precision, trained, capsys):
     if precision == "bf16" and not cpu_has_bf16():
-        pytest.skip("this CPU has no native bf16 (AVX512-BF16 or AMX): a run asking for bf16 trains in float32 here")
+        pytest.skip(
+            "this CPU has no native bf16 (AVX512-BF16 or AMX): a run asking for bf16 trains in float32 here"
+        )
     out = trained(*flags)
     capsys.readouterr()
     info = read_checkpoint(out / "model.safetensors").info
@@ -54,7 +63,9 @@ def test_an_export_of_a_flip_run_classifies_with_flips(fmt, trained, tmp_path, c
     path = tmp_path / f"m.{fmt}"
     assert main(["export", str(out), "--format", fmt, "--out", str(path), "--check", "64", "--json"]) == 0
     check = json.loads(capsys.readouterr().out)["check"]
-    assert check["same_predictions"] and check["max_abs_diff_probability"] < 1e-4  # against PyTorch, flips and all
+    assert (
+        check["same_predictions"] and check["max_abs_diff_probability"] < 1e-4
+    )  # against PyTorch, flips and all
     exported = load_exported(path)
     assert exported.meta["flip_tta"] is True
     images, labels = fashion.test.images[:3000].numpy(), fashion.test.labels[:3000].numpy()

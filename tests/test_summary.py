@@ -5,12 +5,26 @@ from classicnets.models import create_model
 
 # seed 000's printed walk for AlexNet on a 1x1x224x224 input.
 SEED_000_ALEXNET = [
-    ("Conv2d", [1, 96, 54, 54]), ("ReLU", [1, 96, 54, 54]), ("MaxPool2d", [1, 96, 26, 26]),
-    ("Conv2d", [1, 256, 26, 26]), ("ReLU", [1, 256, 26, 26]), ("MaxPool2d", [1, 256, 12, 12]),
-    ("Conv2d", [1, 384, 12, 12]), ("ReLU", [1, 384, 12, 12]), ("Conv2d", [1, 384, 12, 12]),
-    ("ReLU", [1, 384, 12, 12]), ("Conv2d", [1, 256, 12, 12]), ("ReLU", [1, 256, 12, 12]),
-    ("MaxPool2d", [1, 256, 5, 5]), ("Flatten", [1, 6400]), ("Linear", [1, 4096]), ("ReLU", [1, 4096]),
-    ("Dropout", [1, 4096]), ("Linear", [1, 4096]), ("ReLU", [1, 4096]), ("Dropout", [1, 4096]),
+    ("Conv2d", [1, 96, 54, 54]),
+    ("ReLU", [1, 96, 54, 54]),
+    ("MaxPool2d", [1, 96, 26, 26]),
+    ("Conv2d", [1, 256, 26, 26]),
+    ("ReLU", [1, 256, 26, 26]),
+    ("MaxPool2d", [1, 256, 12, 12]),
+    ("Conv2d", [1, 384, 12, 12]),
+    ("ReLU", [1, 384, 12, 12]),
+    ("Conv2d", [1, 384, 12, 12]),
+    ("ReLU", [1, 384, 12, 12]),
+    ("Conv2d", [1, 256, 12, 12]),
+    ("ReLU", [1, 256, 12, 12]),
+    ("MaxPool2d", [1, 256, 5, 5]),
+    ("Flatten", [1, 6400]),
+    ("Linear", [1, 4096]),
+    ("ReLU", [1, 4096]),
+    ("Dropout", [1, 4096]),
+    ("Linear", [1, 4096]),
+    ("ReLU", [1, 4096]),
+    ("Dropout", [1, 4096]),
     ("Linear", [1, 10]),
 ]
 
@@ -25,8 +39,13 @@ def test_vgg_walk_is_block_by_block_as_in_seed_000():
     with torch.device("meta"):
         model = create_model("vgg11")
     walk = layer_walk(model, (1, 224, 224))
-    assert [s for _, t, s in walk[:5]] == [[1, 64, 112, 112], [1, 128, 56, 56], [1, 256, 28, 28],
-                                            [1, 512, 14, 14], [1, 512, 7, 7]]
+    assert [s for _, t, s in walk[:5]] == [
+        [1, 64, 112, 112],
+        [1, 128, 56, 56],
+        [1, 256, 28, 28],
+        [1, 512, 14, 14],
+        [1, 512, 7, 7],
+    ]
     assert walk[5][1:] == ("Flatten", [1, 25088])
 
 
@@ -37,7 +56,9 @@ def test_lenet_summary_counts_flops_params_and_memory():
     assert info.total_params == info.trainable_params == 61706 and info.frozen_params == 0
     assert info.param_bytes == 61706 * 4 and info.input_bytes == 28 * 28 * 4
     conv1 = next(layer for layer in info.layers if layer.name == "features.0")
-    assert conv1.output_shape == [1, 6, 28, 28] and conv1.params == 156 and conv1.flops == 2 * 6 * 28 * 28 * 25
+    assert (
+        conv1.output_shape == [1, 6, 28, 28] and conv1.params == 156 and conv1.flops == 2 * 6 * 28 * 28 * 25
+    )
 
 
 def test_frozen_parameters_are_counted_apart():

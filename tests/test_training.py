@@ -6,20 +6,19 @@ import math
 from pathlib import Path
 
 import pytest
-
-from classicnets.inputs import FASHION_MNIST
 import torch
 from safetensors.torch import save_file
 from torch import nn
 
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import stale_temporaries
-from classicnets.training.rundir import RUN_FILES
+from classicnets.inputs import FASHION_MNIST
 from classicnets.models import list_models
-from classicnets.training import TrainConfig, TrainingDiverged, read_checkpoint, recipe_config
 from classicnets.trainer import resume, run
+from classicnets.training import TrainConfig, TrainingDiverged, read_checkpoint, recipe_config
 from classicnets.training.checkpoint import CheckpointError, load_run
 from classicnets.training.measure import accuracy
+from classicnets.training.rundir import RUN_FILES
 from classicnets.training.setup import make_batches
 
 TIME_FIELDS = {"examples_per_sec", "seconds", "train_seconds", "elapsed"}
@@ -56,8 +55,11 @@ def test_he_init_keeps_nin_signal_where_the_default_loses_it(fashion):
 
     norms = {}
     for init in ("default", "kaiming"):
-        parts = build_training(recipe_config("nin", "fast", init=init, limit=32, batch_size=32),
-                               torch.device("cpu"), show_progress=False)
+        parts = build_training(
+            recipe_config("nin", "fast", init=init, limit=32, batch_size=32),
+            torch.device("cpu"),
+            show_progress=False,
+        )
         x, y = next(parts.train_batches.iter_epoch(0))
         parts.loss_fn(parts.model(x), y).backward()
         norms[init] = float(parts.model.features[0][0].weight.grad.norm())
@@ -82,10 +84,16 @@ def _same_run(a, b):
     assert strip(a.metrics) == strip(b.metrics)
 
 
-@pytest.mark.parametrize("name, overrides", [
-    ("mlp", {"recipe": "book", "limit": 2000}),  # Adam, dropout
-    ("lenet_bn", {"recipe": "fast", "limit": 1000, "augment": True}),  # BN, Nesterov, one-cycle, crops, flips
-])
+@pytest.mark.parametrize(
+    "name, overrides",
+    [
+        ("mlp", {"recipe": "book", "limit": 2000}),  # Adam, dropout
+        (
+            "lenet_bn",
+            {"recipe": "fast", "limit": 1000, "augment": True},
+        ),  # BN, Nesterov, one-cycle, crops, flips
+    ],
+)
 def test_resume_after_interrupt_gives_identical_weights_and_metrics(name, overrides, tmp_path):
     recipe = overrides.pop("recipe")
     config = recipe_config(name, recipe, epochs=3, **overrides)
@@ -100,8 +108,11 @@ def test_resume_after_interrupt_gives_identical_weights_and_metrics(name, overri
 
 def test_diverging_loss_stops_with_epoch_checkpoint_and_lr_hint(tmp_path):
     config = recipe_config("mlp", "book", optimizer="sgd", lr=1e5, epochs=3, limit=2000)
-    with pytest.raises(TrainingDiverged, match=r"(became (nan|inf)|over 10000 times what guessing gives .*) in "
-                                               r"epoch 1 .* try --lr 10000"):
+    with pytest.raises(
+        TrainingDiverged,
+        match=r"(became (nan|inf)|over 10000 times what guessing gives .*) in "
+        r"epoch 1 .* try --lr 10000",
+    ):
         quiet(config, tmp_path / "nan")
     assert not (tmp_path / "nan" / "model.safetensors").exists()
 
@@ -129,11 +140,15 @@ def test_bad_checkpoints_are_clear_errors(tmp_path):
     forged = tmp_path / "forged.safetensors"
     meta = {"format": 1, "model": "os.system", "model_args": {}}
     save_file({"model.w": torch.zeros(2)}, str(forged), metadata={"classicnets": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="names the network 'os.system', which is not one of classicnets'"):
+    with pytest.raises(
+        CheckpointError, match="names the network 'os.system', which is not one of classicnets'"
+    ):
         load_run(forged)
     meta["model"] = "lenet"
     save_file({"model.w": torch.zeros(2)}, str(forged), metadata={"classicnets": json.dumps(meta)})
-    with pytest.raises(CheckpointError, match="the tensor model.features.0.weight of lenet is missing from the file"):
+    with pytest.raises(
+        CheckpointError, match="the tensor model.features.0.weight of lenet is missing from the file"
+    ):
         load_run(forged)
     with pytest.raises(CheckpointError, match="holds no model.safetensors"):
         load_run(tmp_path)
@@ -166,12 +181,35 @@ def test_compile_without_a_compiler_is_one_line_before_anything_is_written(tmp_p
     env = {**os.environ, "PATH": str(Path(sys.executable).parent)}
     env.pop("CXX", None)
     out = tmp_path / "run"
-    done = subprocess.run([sys.executable, "-m", "classicnets", "train", "lenet", "--recipe", "fast", "--epochs", "1",
-                           "--limit", "256", "--compile", "--device", "cpu", "--out", str(out)],
-                          env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "classicnets",
+            "train",
+            "lenet",
+            "--recipe",
+            "fast",
+            "--epochs",
+            "1",
+            "--limit",
+            "256",
+            "--compile",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 1, done.stderr
     lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and "--compile on cpu needs a C++ compiler" in lines[0] and "g++" in lines[0], done.stderr
+    assert len(lines) == 1 and "--compile on cpu needs a C++ compiler" in lines[0] and "g++" in lines[0], (
+        done.stderr
+    )
     assert "without --compile" in lines[0]
     assert not out.exists()
 
@@ -205,8 +243,10 @@ def test_cpu_channels_last_reaches_the_weights_and_nchw_stays_nchw(tmp_path):
 def test_first_reaching_is_the_first_epoch_at_or_above_the_threshold():
     from classicnets.training.rundir import first_reaching
 
-    curve = [{"test_acc": acc, "wall_seconds": s, "elapsed": s - 1}
-             for acc, s in ((0.85, 10.0), (0.90, 20.0), (0.899, 30.0), (0.93, 40.0))]
+    curve = [
+        {"test_acc": acc, "wall_seconds": s, "elapsed": s - 1}
+        for acc, s in ((0.85, 10.0), (0.90, 20.0), (0.899, 30.0), (0.93, 40.0))
+    ]
     assert first_reaching(curve, 0.90) == 20.0  # reached exactly, and a later dip does not matter
     assert first_reaching(curve, 0.92) == 40.0
     assert first_reaching(curve, 0.50) == 10.0
@@ -226,7 +266,9 @@ def test_speedrun_reports_wall_time_accuracy_and_time_to_thresholds(tmp_path, ca
     for threshold, seconds in result.time_to.items():  # the end of the first epoch at or above it, or None
         reached = [c["wall_seconds"] for c in result.curve if c["test_acc"] >= float(threshold)]
         assert seconds == (reached[0] if reached else None) and (seconds is None or seconds in reached)
-    assert main(["speedrun", "mlp", "--epochs", "1", "--out", str(tmp_path / "cli"), "--json", "--quiet"]) == 0
+    assert (
+        main(["speedrun", "mlp", "--epochs", "1", "--out", str(tmp_path / "cli"), "--json", "--quiet"]) == 0
+    )
     document = json.loads(capsys.readouterr().out)
     assert set(document) == {"model", "recipe", "test_acc", "seconds", "device"}
     assert (document["model"], document["recipe"]) == ("mlp", "fast")
@@ -266,8 +308,13 @@ def test_precision_bf16_only_where_the_hardware_computes_it(monkeypatch):
     from classicnets.training import device as devices
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    assert devices.resolve_precision(cpu, "auto") == "fp32" and devices.resolve_precision(cuda, "auto") == "bf16"
-    assert devices.resolve_precision(cuda, "fp32") == "fp32" and devices.resolve_precision(torch.device("mps"), "bf16") == "fp32"
+    assert (
+        devices.resolve_precision(cpu, "auto") == "fp32" and devices.resolve_precision(cuda, "auto") == "bf16"
+    )
+    assert (
+        devices.resolve_precision(cuda, "fp32") == "fp32"
+        and devices.resolve_precision(torch.device("mps"), "bf16") == "fp32"
+    )
     for native in (True, False):
         monkeypatch.setattr(devices, "cpu_has_bf16", lambda: native)
         assert devices.resolve_precision(cpu, "bf16") == ("bf16" if native else "fp32")
@@ -307,10 +354,10 @@ def test_flip_tta_averages_the_softmax_of_each_image_and_its_mirror():
 
 def test_the_speedrun_recipe_is_vgg11s_and_trains_evaluates_and_reports_as_declared(tmp_path, fashion):
     from classicnets.analysis.evaluation import evaluate_run
+    from classicnets.speedrun import speedrun
     from classicnets.training.checkpoint import load_run
     from classicnets.training.device import resolve_precision
     from classicnets.training.recipes import SPEEDRUN_MODEL
-    from classicnets.speedrun import speedrun
 
     config = recipe_config(SPEEDRUN_MODEL, "speedrun")
     assert (config.flip_tta, config.augment, config.crop_padding, config.precision) == (True, True, 0, "bf16")
@@ -331,11 +378,38 @@ def test_train_takes_precision_layout_and_flips_from_the_command_line(tmp_path, 
     from classicnets.cli.main import main
 
     out = tmp_path / "run"
-    assert main(["train", "lenet", "--recipe", "fast", "--epochs", "1", "--limit", "512", "--precision", "fp32",
-                 "--channels-last", "--flip-tta", "--augment", "--crop-padding", "3", "--quiet", "--out", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "lenet",
+                "--recipe",
+                "fast",
+                "--epochs",
+                "1",
+                "--limit",
+                "512",
+                "--precision",
+                "fp32",
+                "--channels-last",
+                "--flip-tta",
+                "--augment",
+                "--crop-padding",
+                "3",
+                "--quiet",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     saved = json.loads((out / "config.json").read_text())
-    assert (saved["config"]["precision"], saved["config"]["channels_last"], saved["config"]["flip_tta"],
-            saved["config"]["crop_padding"]) == ("fp32", True, True, 3)
+    assert (
+        saved["config"]["precision"],
+        saved["config"]["channels_last"],
+        saved["config"]["flip_tta"],
+        saved["config"]["crop_padding"],
+    ) == ("fp32", True, True, 3)
     assert saved["environment"]["precision"] == "fp32" and load_run(out).inference().flip
     assert main(["train", "lenet", "--crop-padding", "-1", "--out", str(tmp_path / "bad")]) == 1
     with pytest.raises(SystemExit) as usage:  # argparse's one-line usage error
@@ -351,7 +425,9 @@ def test_the_speedrun_recipe_is_the_one_measured_and_the_measurement_meets_the_t
     measured = json.loads((Path(__file__).parents[1] / "benchmarks/results/speedrun.json").read_text())
     # The recipe normalises by the data set's own statistics (None); on Fashion-MNIST, what was timed.
     own = {"mean": FASHION_MNIST.mean[0], "std": FASHION_MNIST.std[0]}
-    assert measured["recipe"] == json.loads(json.dumps({**SPEEDRUN, **{k: own[k] for k in own if SPEEDRUN[k] is None}}))
+    assert measured["recipe"] == json.loads(
+        json.dumps({**SPEEDRUN, **{k: own[k] for k in own if SPEEDRUN[k] is None}})
+    )
     runs = measured["entries"]["speedrun"]["runs"]
     assert len(runs) >= 3 and len({r["seed"] for r in runs}) == len(runs)
     assert all(r["test_acc"] >= 0.93 and r["process_seconds"] < 180 for r in runs)

@@ -42,9 +42,14 @@ def cache_dir() -> Path:
 
 def file_kind(mode: int) -> str:
     """'a FIFO', 'a directory', ... for a file's st_mode: what a message calls a file that is not a regular one."""
-    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket"), (stat.S_ISLNK, "a symbolic link")):
+    for test, name in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISLNK, "a symbolic link"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -59,8 +64,11 @@ def check_replaceable(path: str | Path) -> None:
     except OSError as exc:
         raise WriteError(path, exc) from None
     if not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
-        raise WriteError(path, f"it is {file_kind(mode)}, not a regular file; classicnets replaces only "
-                               "regular files: give another file name")
+        raise WriteError(
+            path,
+            f"it is {file_kind(mode)}, not a regular file; classicnets replaces only "
+            "regular files: give another file name",
+        )
 
 
 class NotARegularFile(ClassicnetsError):
@@ -71,7 +79,9 @@ class NotARegularFile(ClassicnetsError):
         super().__init__(f"{path} is {kind}, not a regular file")
 
 
-def open_regular(path: str | Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, follow_links: bool = True) -> int:
+def open_regular(
+    path: str | Path, flags: int = os.O_RDONLY, mode: int = 0o644, *, follow_links: bool = True
+) -> int:
     """os.open for regular files only, checked on the open descriptor (one inode: no race with
     a rename). O_NONBLOCK makes a FIFO open at once, to be refused, instead of blocking for
     ever. Raises NotARegularFile, or the OSError of the open (ELOOP for a link when not
@@ -94,8 +104,11 @@ def open_no_follow(path: str | Path, flags: int, mode: int = 0o644) -> int:
         raise WriteError(path, f"it is {exc.kind}, not a regular file") from None
     except OSError as exc:
         if os.path.islink(path):
-            raise WriteError(path, "it is a symbolic link; classicnets does not follow links in a run directory: "
-                                   "remove the link") from None
+            raise WriteError(
+                path,
+                "it is a symbolic link; classicnets does not follow links in a run directory: "
+                "remove the link",
+            ) from None
         raise WriteError(path, exc) from None
 
 
@@ -103,7 +116,12 @@ def stale_temporaries(directory: str | Path, names: Iterable[str]) -> list[Path]
     """The temporary files `atomic_path` leaves behind for the files `names` when its process
     is killed mid-write (`.NAME.XXXXXXXX.tmp`); a user's own `.notes.tmp` is not one."""
     directory = Path(directory)
-    found = {p for name in names for p in directory.glob(f".{name}.*{TMP_SUFFIX}") if p.is_file() and not p.is_symlink()}
+    found = {
+        p
+        for name in names
+        for p in directory.glob(f".{name}.*{TMP_SUFFIX}")
+        if p.is_file() and not p.is_symlink()
+    }
     return sorted(found)
 
 

@@ -51,32 +51,78 @@ def _digits() -> tuple[str, ...]:
 
 
 FASHION_MNIST = Dataset(
-    name="fashion-mnist", title="Fashion-MNIST",
-    class_names=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                 "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
-    native_size=28, channels=1, images=True, mean=(0.2860,), std=(0.3530,), picture="object",
+    name="fashion-mnist",
+    title="Fashion-MNIST",
+    class_names=(
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
+    native_size=28,
+    channels=1,
+    images=True,
+    mean=(0.2860,),
+    std=(0.3530,),
+    picture="object",
 )
-MNIST = Dataset(name="mnist", title="MNIST", class_names=_digits(), native_size=28, channels=1, images=True,
-                mean=(0.1307,), std=(0.3081,), picture="object")
+MNIST = Dataset(
+    name="mnist",
+    title="MNIST",
+    class_names=_digits(),
+    native_size=28,
+    channels=1,
+    images=True,
+    mean=(0.1307,),
+    std=(0.3081,),
+    picture="object",
+)
 # Kuzushiji-MNIST: ten cursive hiragana, named as its authors romanise them.
-KMNIST = Dataset(name="kmnist", title="Kuzushiji-MNIST",
-                 class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
-                 native_size=28, channels=1, images=True, mean=(0.1918,), std=(0.3483,), picture="object")
+KMNIST = Dataset(
+    name="kmnist",
+    title="Kuzushiji-MNIST",
+    class_names=("o", "ki", "su", "tsu", "na", "ha", "ma", "ya", "re", "wo"),
+    native_size=28,
+    channels=1,
+    images=True,
+    mean=(0.1918,),
+    std=(0.3483,),
+    picture="object",
+)
 # The population statistics of the 50,000 training images (not the per-image averages often quoted).
-CIFAR10 = Dataset(name="cifar10", title="CIFAR-10",
-                  class_names=("airplane", "automobile", "bird", "cat", "deer",
-                               "dog", "frog", "horse", "ship", "truck"),
-                  native_size=32, channels=3, images=True,
-                  mean=(0.4914, 0.4822, 0.4465), std=(0.2470, 0.2435, 0.2616))
+CIFAR10 = Dataset(
+    name="cifar10",
+    title="CIFAR-10",
+    class_names=("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    native_size=32,
+    channels=3,
+    images=True,
+    mean=(0.4914, 0.4822, 0.4465),
+    std=(0.2470, 0.2435, 0.2616),
+)
 # Seed 003's two 4x4 images, classified by one sigmoid output.
-TOY_4X4 = Dataset(name="toy4x4", title="seed 003's 4x4 toy", class_names=("0", "1"), native_size=4, channels=1,
-                  images=False, mean=(0.0,), std=(1.0,))
+TOY_4X4 = Dataset(
+    name="toy4x4",
+    title="seed 003's 4x4 toy",
+    class_names=("0", "1"),
+    native_size=4,
+    channels=1,
+    images=False,
+    mean=(0.0,),
+    std=(1.0,),
+)
 
 DATASETS: dict[str, Dataset] = {d.name: d for d in (FASHION_MNIST, MNIST, KMNIST, CIFAR10, TOY_4X4)}
 
 
 def user_kind(name: str) -> str | None:
-    """"folder" or "npz" for a user's own data set ("folder:PATH", "npz:FILE"), else None."""
+    """ "folder" or "npz" for a user's own data set ("folder:PATH", "npz:FILE"), else None."""
     kind, sep, where = name.partition(":")
     return kind if sep and kind in USER_KINDS and where else None
 
@@ -85,8 +131,10 @@ def get_dataset(name: str) -> Dataset:
     try:
         return DATASETS[name]
     except KeyError:
-        raise ClassicnetsError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}, "
-                               "folder:PATH (your pictures, one folder per class) or npz:FILE") from None
+        raise ClassicnetsError(
+            f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}, "
+            "folder:PATH (your pictures, one folder per class) or npz:FILE"
+        ) from None
 
 
 def check_dataset_name(name: str) -> str:
@@ -98,9 +146,11 @@ def check_dataset_name(name: str) -> str:
 
 def per_channel(value: float | tuple[float, ...] | list[float], channels: int) -> tuple[float, ...]:
     """A normalisation given once for every channel, or one per channel, as one per channel."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (float(value),) * channels
-    return tuple(value)
+    if isinstance(value, (tuple, list)):
+        return tuple(value)
+    if isinstance(value, bool):  # a number to Python, never a normalisation
+        raise TypeError(f"a normalisation is a number or one per channel, not {value!r}")
+    return (float(value),) * channels
 
 
 @dataclass(frozen=True)
@@ -132,38 +182,64 @@ class InputSpec:
         if user_kind(name) is None:
             info = get_dataset(name)
             if self.class_names != info.class_names:
-                raise Invalid(f"the input's class names {_few(self.class_names)} are not {info.name}'s {_few(info.class_names)}")
+                raise Invalid(
+                    f"the input's class names {_few(self.class_names)} are not {info.name}'s {_few(info.class_names)}"
+                )
             if self.native_size != info.native_size:
-                raise Invalid(f"the input's native size is {self.native_size}, but {info.name}'s images are {info.native_size} px")
+                raise Invalid(
+                    f"the input's native size is {self.native_size}, but {info.name}'s images are {info.native_size} px"
+                )
             if self.channels != info.channels:
-                raise Invalid(f"the input has {self.channels} channels, but {info.name}'s images have {info.channels}")
+                raise Invalid(
+                    f"the input has {self.channels} channels, but {info.name}'s images have {info.channels}"
+                )
             if not info.images and self.resize != info.native_size:
-                raise Invalid(f"the input's resize is {self.resize}, but {info.name} has fixed {info.native_size} px images")
+                raise Invalid(
+                    f"the input's resize is {self.resize}, but {info.name} has fixed {info.native_size} px images"
+                )
         else:
             check_class_names(self.class_names, "the input's class names")
             if self.channels not in (1, 3):
-                raise Invalid(f"the input has {self.channels} channels; pictures of your own are grey (1) or colour (3)")
+                raise Invalid(
+                    f"the input has {self.channels} channels; pictures of your own are grey (1) or colour (3)"
+                )
         integer(self.resize, "the input's resize", 1, MAX_RESIZE)
         for values, label, low in ((self.mean, "mean", -MAX_NORM), (self.std, "std", MIN_STD)):
             if not isinstance(values, tuple) or len(values) != self.channels:
-                raise Invalid(f"the input's {label} has {len(values) if isinstance(values, tuple) else 'no'} values "
-                              f"for {self.channels} channels")
+                raise Invalid(
+                    f"the input's {label} has {len(values) if isinstance(values, tuple) else 'no'} values "
+                    f"for {self.channels} channels"
+                )
             for value in values:
                 number(value, f"the input's {label}", low, MAX_NORM)
         text(self.fingerprint, "the input's fingerprint", 64)
         number(self.test_fraction, "the input's test fraction", 0.0, 0.9)
 
     @classmethod
-    def create(cls, info: Dataset | str, *, resize: int | None, mean: float | None, std: float | None,
-               fingerprint: str = "", test_fraction: float = 0.0) -> "InputSpec":
+    def create(
+        cls,
+        info: Dataset | str,
+        *,
+        resize: int | None,
+        mean: float | None,
+        std: float | None,
+        fingerprint: str = "",
+        test_fraction: float = 0.0,
+    ) -> InputSpec:
         """The input of a run on `info` (a catalog name or a data set's facts) with the given
         normalisation (None: the data set's own)."""
         info = get_dataset(info) if isinstance(info, str) else info
-        return cls(dataset=info.name, class_names=info.class_names, native_size=info.native_size,
-                   channels=info.channels, resize=resize or info.native_size,
-                   mean=info.mean if mean is None else per_channel(mean, info.channels),
-                   std=info.std if std is None else per_channel(std, info.channels),
-                   fingerprint=fingerprint, test_fraction=test_fraction)
+        return cls(
+            dataset=info.name,
+            class_names=info.class_names,
+            native_size=info.native_size,
+            channels=info.channels,
+            resize=resize or info.native_size,
+            mean=info.mean if mean is None else per_channel(mean, info.channels),
+            std=info.std if std is None else per_channel(std, info.channels),
+            fingerprint=fingerprint,
+            test_fraction=test_fraction,
+        )
 
     @property
     def images(self) -> bool:
@@ -186,8 +262,12 @@ class InputSpec:
 
     def describe_norm(self) -> str:
         """'minus 0.286, divided by 0.353' (one value per channel when they differ)."""
+
         def show(values: tuple[float, ...]) -> str:
-            return f"{values[0]:g}" if len(set(values)) == 1 else "(" + ", ".join(f"{v:g}" for v in values) + ")"
+            return (
+                f"{values[0]:g}" if len(set(values)) == 1 else "(" + ", ".join(f"{v:g}" for v in values) + ")"
+            )
+
         return f"minus {show(self.mean)}, divided by {show(self.std)}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,16 +277,23 @@ class InputSpec:
         return values
 
     @classmethod
-    def from_dict(cls, values: Any) -> "InputSpec":
+    def from_dict(cls, values: Any) -> InputSpec:
         """The InputSpec a checkpoint or an export wrote (`to_dict`), checked field by field.
         Files written before per-channel normalisation hold one number for mean and std."""
         values = mapping(values, "the input description")
-        missing = [f for f in ("dataset", "class_names", "native_size", "channels", "resize", "mean", "std")
-                   if f not in values]
+        missing = [
+            f
+            for f in ("dataset", "class_names", "native_size", "channels", "resize", "mean", "std")
+            if f not in values
+        ]
         if missing:
             raise Invalid(f"the input description lacks {', '.join(missing)}")
         names = values["class_names"]
-        if not isinstance(names, list) or len(names) > MAX_CLASSES or not all(isinstance(n, str) for n in names):
+        if (
+            not isinstance(names, list)
+            or len(names) > MAX_CLASSES
+            or not all(isinstance(n, str) for n in names)
+        ):
             raise Invalid("the input's class names are not a list of names")
         channels = integer(values["channels"], "the input's channels", 1, 4)
         norm = {}
@@ -216,9 +303,17 @@ class InputSpec:
                 norm[key] = tuple(value)
             else:
                 norm[key] = per_channel(number(value, f"the input's {key}"), channels)
-        return cls(dataset=values["dataset"], class_names=tuple(names), native_size=values["native_size"],
-                   channels=channels, resize=values["resize"], mean=norm["mean"], std=norm["std"],
-                   fingerprint=values.get("fingerprint", ""), test_fraction=values.get("test_fraction", 0.0))
+        return cls(
+            dataset=values["dataset"],
+            class_names=tuple(names),
+            native_size=values["native_size"],
+            channels=channels,
+            resize=values["resize"],
+            mean=norm["mean"],
+            std=norm["std"],
+            fingerprint=values.get("fingerprint", ""),
+            test_fraction=values.get("test_fraction", 0.0),
+        )
 
 
 def check_class_names(names: tuple[str, ...], what: str) -> tuple[str, ...]:

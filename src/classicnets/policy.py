@@ -74,7 +74,7 @@ class JsonList:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, out: TextIO) -> Iterator["JsonList"]:
+    def open(cls, out: TextIO) -> Iterator[JsonList]:
         out.write("[")
         yield cls(out)
         out.write("\n]\n")

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from classicnets.trainer import run
-from classicnets.training.rundir import first_reaching
 from classicnets.training.observers import Observer, RunState
 from classicnets.training.recipes import SPEEDRUN_MODEL, recipe_config
+from classicnets.training.rundir import first_reaching
 from classicnets.training.setup import default_run_dir
 
 THRESHOLDS = (0.90, 0.92, 0.93, 0.94)
@@ -32,9 +32,17 @@ class SpeedrunResult:
     curve: list[dict[str, float]] = field(default_factory=list)  # epoch, wall_seconds, test_acc
 
     def to_dict(self) -> dict[str, Any]:
-        return {"model": self.model, "recipe": self.recipe, "test_acc": self.test_acc, "seconds": self.seconds,
-                "device": self.device, "epochs": self.epochs, "run_dir": self.run_dir, "time_to": self.time_to,
-                "curve": self.curve}
+        return {
+            "model": self.model,
+            "recipe": self.recipe,
+            "test_acc": self.test_acc,
+            "seconds": self.seconds,
+            "device": self.device,
+            "epochs": self.epochs,
+            "run_dir": self.run_dir,
+            "time_to": self.time_to,
+            "curve": self.curve,
+        }
 
 
 class _WallClock(Observer):
@@ -47,17 +55,42 @@ class _WallClock(Observer):
         return {"wall_seconds": time.perf_counter() - self.started}
 
 
-def speedrun(model: str | None = None, *, out: str | Path | None = None, overwrite: bool = False,
-             show_progress: bool = False, log: Any = print, **overrides: Any) -> SpeedrunResult:
+def speedrun(
+    model: str | None = None,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    show_progress: bool = False,
+    log: Any = print,
+    **overrides: Any,
+) -> SpeedrunResult:
     """Train from a cold start: with no `model`, the speedrun recipe (SPEEDRUN_MODEL's); else
     `model`'s fast recipe; `overrides` on top."""
     started = time.perf_counter()
     config = recipe_config(model or SPEEDRUN_MODEL, "fast" if model else "speedrun", **overrides)
 
-    result = run(config, out=out or default_run_dir(f"speedrun-{config.model}"), overwrite=overwrite,
-                 show_progress=show_progress, log=log, observers=[_WallClock(started)])
+    result = run(
+        config,
+        out=out or default_run_dir(f"speedrun-{config.model}"),
+        overwrite=overwrite,
+        show_progress=show_progress,
+        log=log,
+        observers=[_WallClock(started)],
+    )
     seconds = time.perf_counter() - started
-    curve = [{"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]} for m in result.metrics]
+    curve = [
+        {"epoch": m["epoch"], "wall_seconds": m["wall_seconds"], "test_acc": m["test_acc"]}
+        for m in result.metrics
+    ]
     time_to = {f"{t:.2f}": first_reaching(curve, t) for t in THRESHOLDS}
-    return SpeedrunResult(model=config.model, recipe=config.recipe, test_acc=result.metrics[-1]["test_acc"], seconds=seconds, device=result.device,
-                          epochs=config.epochs, run_dir=str(result.run_dir), time_to=time_to, curve=curve)
+    return SpeedrunResult(
+        model=config.model,
+        recipe=config.recipe,
+        test_acc=result.metrics[-1]["test_acc"],
+        seconds=seconds,
+        device=result.device,
+        epochs=config.epochs,
+        run_dir=str(result.run_dir),
+        time_to=time_to,
+        curve=curve,
+    )

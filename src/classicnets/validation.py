@@ -24,7 +24,9 @@ class Invalid(ClassicnetsError):
 def parse_json(text: str | bytes, what: str) -> Any:
     """JSON text -> value, with the size and nesting bounded; `what` names it in errors."""
     if len(text) > MAX_JSON_CHARS:
-        raise Invalid(f"{what} is {len(text):,} characters of JSON, more than the {MAX_JSON_CHARS:,} classicnets reads")
+        raise Invalid(
+            f"{what} is {len(text):,} characters of JSON, more than the {MAX_JSON_CHARS:,} classicnets reads"
+        )
     try:
         value = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -58,8 +60,9 @@ def integer(value: Any, name: str, low: int, high: int) -> int:
     return value
 
 
-def number(value: Any, name: str, low: float = -math.inf, high: float = math.inf, *,
-           open_low: bool = False) -> float:
+def number(
+    value: Any, name: str, low: float = -math.inf, high: float = math.inf, *, open_low: bool = False
+) -> float:
     """`value` as a finite float in [low, high] (or (low, high] with `open_low`)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise Invalid(f"{name} is {_show(value)}, not a finite number")

@@ -4,6 +4,18 @@ module registers a builder under its name (`models.registry`), and importing `cl
 checks that the registry and this list agree."""
 
 NAMES: tuple[str, ...] = (
-    "mlp", "tiny_cnn", "lenet", "lenet_bn", "alexnet", "vgg11", "vgg13", "vgg16", "vgg19",
-    "nin", "googlenet", "resnet18", "resnet34", "densenet",
+    "mlp",
+    "tiny_cnn",
+    "lenet",
+    "lenet_bn",
+    "alexnet",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
+    "nin",
+    "googlenet",
+    "resnet18",
+    "resnet34",
+    "densenet",
 )

@@ -19,7 +19,7 @@ from torch import nn
 
 from classicnets.data.batches import BatchConfig, to_model_input
 from classicnets.errors import ClassicnetsError
-from classicnets.models.base import ClassicNet, top_level_layers
+from classicnets.models.base import ClassicNet, ClassifierSurface, top_level_layers
 from classicnets.training.checkpoint import LoadedRun
 
 MAPS_PER_STAGE = 8  # feature maps drawn per stage: its most active channels
@@ -48,9 +48,12 @@ class Explanation:
     stages: list[Stage] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"top": [{"class": c, "probability": p} for c, p in self.top], "target": self.target,
-                "grad_cam_layer": self.grad_cam_layer,
-                "stages": [{"name": s.name, "shape": list(s.shape), "channels": s.channels} for s in self.stages]}
+        return {
+            "top": [{"class": c, "probability": p} for c, p in self.top],
+            "target": self.target,
+            "grad_cam_layer": self.grad_cam_layer,
+            "stages": [{"name": s.name, "shape": list(s.shape), "channels": s.channels} for s in self.stages],
+        }
 
 
 def _captum() -> Any:
@@ -64,27 +67,38 @@ def _captum() -> Any:
     return captum.attr
 
 
-def first_layer_filters(model: nn.Module) -> tuple[str, np.ndarray]:
+def first_layer_filters(model: ClassifierSurface) -> tuple[str, np.ndarray]:
     """The first learned layer's weights as pictures (N, H, W): a conv's kernels (channels
     averaged), or the MLP's first Linear rows as input-sized templates."""
     for name, module in model.named_modules():
         if isinstance(module, nn.Conv2d):
             return name, module.weight.detach().float().mean(1).cpu().numpy()
         if isinstance(module, nn.Linear):
-            side = getattr(model, "fixed_input_size", None) or int(round((module.in_features / model.in_channels) ** 0.5))
-            weight = module.weight.detach().float().cpu().reshape(module.out_features, model.in_channels, side, side)
+            side = getattr(model, "fixed_input_size", None) or round(
+                (module.in_features / model.in_channels) ** 0.5
+            )
+            weight = (
+                module.weight.detach()
+                .float()
+                .cpu()
+                .reshape(module.out_features, model.in_channels, side, side)
+            )
             return name, weight.mean(1).numpy()
     raise ClassicnetsError(f"{type(model).__name__} has no convolution or linear layer")
 
 
-def _forward_with_stages(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, list[tuple[nn.Module, Stage]]]:
+def _forward_with_stages(
+    model: nn.Module, x: torch.Tensor
+) -> tuple[torch.Tensor, list[tuple[nn.Module, Stage]]]:
     """The network's output for `x`, and each stage with its module: the last top-level layer
     with a 4-D output before the output's shape changes (a conv followed by its activation
     keeps the activation's output), leaving out 1x1 maps (after a global pooling)."""
     recorded: dict[str, torch.Tensor] = {}
     layers = list(top_level_layers(model)) if isinstance(model, ClassicNet) else []
-    hooks = [module.register_forward_hook(lambda _m, _i, out, name=name: recorded.__setitem__(name, out))
-             for name, module in layers]
+    hooks = [
+        module.register_forward_hook(lambda _m, _i, out, name=name: recorded.__setitem__(name, out))
+        for name, module in layers
+    ]
     try:
         with torch.no_grad():
             out = model(x)
@@ -92,7 +106,9 @@ def _forward_with_stages(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tenso
         for hook in hooks:
             hook.remove()
     maps = [(name, module, recorded[name]) for name, module in layers if recorded[name].ndim == 4]
-    ends = [item for i, item in enumerate(maps) if i + 1 == len(maps) or maps[i + 1][2].shape != item[2].shape]
+    ends = [
+        item for i, item in enumerate(maps) if i + 1 == len(maps) or maps[i + 1][2].shape != item[2].shape
+    ]
     return out, [(module, _stage(name, o[0])) for name, module, o in ends if o.shape[2] > 1]
 
 
@@ -126,8 +142,15 @@ def explain_input(model: nn.Module, x: torch.Tensor, class_names: list[str], top
         cam = attr.LayerGradCam(model, module).attribute(x, target=target, relu_attributions=True)
         grad_cam = attr.LayerAttribution.interpolate(cam, tuple(x.shape[2:]), interpolate_mode="bilinear")
         grad_cam, cam_layer = grad_cam[0, 0].detach().numpy(), last.name
-    return Explanation(image=x[0].mean(0).numpy(), top=top, target=predicted, saliency=saliency[0].amax(0).numpy(),
-                       grad_cam=grad_cam, grad_cam_layer=cam_layer, stages=[stage for _, stage in stages])
+    return Explanation(
+        image=x[0].mean(0).numpy(),
+        top=top,
+        target=predicted,
+        saliency=saliency[0].amax(0).numpy(),
+        grad_cam=grad_cam,
+        grad_cam_layer=cam_layer,
+        stages=[stage for _, stage in stages],
+    )
 
 
 def explain_images(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[Explanation]:
@@ -135,10 +158,13 @@ def explain_images(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list
     from classicnets.analysis.predict import run_images
 
     if not run.input.images:
-        raise ClassicnetsError(f"this run was trained on {run.input.dataset}, not on pictures: explain needs a run "
-                               "on pictures (its receptive fields: classicnets summary)")
+        raise ClassicnetsError(
+            f"this run was trained on {run.input.dataset}, not on pictures: explain needs a run "
+            "on pictures (its receptive fields: classicnets summary)"
+        )
     images = run_images(run, images)
     config = BatchConfig.for_input(run.input)
     model = run.model.eval().cpu()
-    return [explain_input(model, to_model_input(image[None], config), run.class_names, top_k) for image in images]
-
+    return [
+        explain_input(model, to_model_input(image[None], config), run.class_names, top_k) for image in images
+    ]

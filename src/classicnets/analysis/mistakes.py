@@ -43,7 +43,9 @@ class Mistakes:
         return asdict(self)
 
 
-def find_mistakes(run: LoadedRun, test: Split, *, top: int = 16, pairs: int = 4, per_pair: int = 6) -> Mistakes:
+def find_mistakes(
+    run: LoadedRun, test: Split, *, top: int = 16, pairs: int = 4, per_pair: int = 6
+) -> Mistakes:
     """The `top` test pictures with the highest loss, and the `pairs` most confused (true,
     predicted) pairs of classes with up to `per_pair` examples each, classified as the run
     classifies (its precision, its flips)."""
@@ -64,10 +66,24 @@ def find_mistakes(run: LoadedRun, test: Split, *, top: int = 16, pairs: int = 4,
             break
         members = torch.nonzero((true == t) & (predicted == p)).flatten()
         members = members[probs[members, p].argsort(descending=True)[:per_pair]]
-        found.append(ConfusedPair(true=names[t], predicted=names[p], count=int(confusion[t, p]),
-                                  examples=members.tolist()))
+        found.append(
+            ConfusedPair(
+                true=names[t], predicted=names[p], count=int(confusion[t, p]), examples=members.tolist()
+            )
+        )
     return Mistakes(
-        count=len(true), wrong=len(wrong), pairs=found,
-        worst=[Mistake(index=int(i), true=names[int(true[i])], predicted=names[int(predicted[i])],
-                       probability=float(probs[i, predicted[i]]), true_probability=float(true_probability[i]),
-                       loss=float(loss[i])) for i in worst])
+        count=len(true),
+        wrong=len(wrong),
+        pairs=found,
+        worst=[
+            Mistake(
+                index=int(i),
+                true=names[int(true[i])],
+                predicted=names[int(predicted[i])],
+                probability=float(probs[i, predicted[i]]),
+                true_probability=float(true_probability[i]),
+                loss=float(loss[i]),
+            )
+            for i in worst
+        ],
+    )

@@ -38,7 +38,9 @@ def output_kind(out: torch.Tensor) -> str:
 
 
 def _check_installed() -> None:
-    missing = [name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None]
+    missing = [
+        name for name in ("onnx", "onnxscript", "onnxruntime") if importlib.util.find_spec(name) is None
+    ]
     if missing:
         raise ClassicnetsError(f"--format onnx needs {', '.join(missing)}: pip install 'classicnets[onnx]'")
 
@@ -51,7 +53,13 @@ def export_onnx(run: LoadedRun, path: str | Path) -> Path:
     example = torch.zeros(2, *spec.shape)
     with torch.no_grad():
         kind = output_kind(model(torch.randn(4, *spec.shape)))
-    meta = {"format": FORMAT, "version": VERSION, "classicnets": __version__, **run.export_meta(), "output": kind}
+    meta = {
+        "format": FORMAT,
+        "version": VERSION,
+        "classicnets": __version__,
+        **run.export_meta(),
+        "output": kind,
+    }
     # The exporter narrates every stage on stdout and logs warnings about packages it does not
     # need (torchvision's operators): --json must print one document and nothing else.
     quiet_logger = logging.getLogger("torch.onnx")
@@ -60,19 +68,31 @@ def export_onnx(run: LoadedRun, path: str | Path) -> Path:
     try:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            program = torch.onnx.export(model, (example,), None, dynamo=True, opset_version=OPSET,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                        dynamic_shapes=({0: torch.export.Dim("batch", min=1)},))
+            program = torch.onnx.export(
+                model,
+                (example,),
+                None,
+                dynamo=True,
+                opset_version=OPSET,
+                input_names=[INPUT_NAME],
+                output_names=[OUTPUT_NAME],
+                dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+            )
     except Exception as exc:  # the exporter's own error types; the network is ours, so say which
-        raise ClassicnetsError(f"PyTorch could not export {run.info.model} to ONNX: "
-                               f"{str(exc).splitlines()[0]}") from None
+        raise ClassicnetsError(
+            f"PyTorch could not export {run.info.model} to ONNX: {str(exc).splitlines()[0]}"
+        ) from None
     finally:
         quiet_logger.setLevel(level)
+    if program is None:  # dynamo=True always returns a program; None is the legacy exporter's answer
+        raise ClassicnetsError(f"PyTorch's exporter returned no ONNX program for {run.info.model}")
     proto = program.model_proto
-    proto.doc_string = (f"classicnets {run.label}: input float32 (N, {spec.channels}, {spec.resize}, {spec.resize}), "
-                        f"pixels scaled to [0, 1], {spec.describe_norm()} (per channel), resized "
-                        f"{spec.native_size} -> {spec.resize} (bilinear); output: {kind} over "
-                        f"{', '.join(spec.class_names)}")
+    proto.doc_string = (
+        f"classicnets {run.label}: input float32 (N, {spec.channels}, {spec.resize}, {spec.resize}), "
+        f"pixels scaled to [0, 1], {spec.describe_norm()} (per channel), resized "
+        f"{spec.native_size} -> {spec.resize} (bilinear); output: {kind} over "
+        f"{', '.join(spec.class_names)}"
+    )
     entry = proto.metadata_props.add()
     entry.key, entry.value = META_KEY, json.dumps(meta)
     path = Path(path)

@@ -23,8 +23,12 @@ class Prediction:
     warning: str | None = None  # classified, but the result means little (a blank picture)
 
     def to_dict(self) -> dict[str, object]:
-        return {"path": self.path, "top": [{"class": c, "probability": p} for c, p in self.top],
-                "error": self.error, "warning": self.warning}
+        return {
+            "path": self.path,
+            "top": [{"class": c, "probability": p} for c, p in self.top],
+            "error": self.error,
+            "warning": self.warning,
+        }
 
 
 @torch.no_grad()
@@ -38,8 +42,12 @@ def probabilities(run: LoadedRun, images: torch.Tensor, batch_size: int = 500) -
     model = run.model.eval()
     device = next(model.parameters()).device
     inference = run.inference()
-    chunks = [inference.probabilities(model, to_model_input(images[i:i + batch_size].to(device), config), device).cpu()
-              for i in range(0, len(images), batch_size)]
+    chunks = [
+        inference.probabilities(
+            model, to_model_input(images[i : i + batch_size].to(device), config), device
+        ).cpu()
+        for i in range(0, len(images), batch_size)
+    ]
     return torch.cat(chunks) if chunks else torch.empty(0, len(names))
 
 
@@ -47,12 +55,20 @@ def run_images(run: LoadedRun, images: torch.Tensor) -> torch.Tensor:
     """`images` as (N, C, H, W) of the run's channels and side, or one clear error."""
     spec = run.input
     if not spec.images:
-        raise ClassicnetsError(f"this run was trained on {spec.dataset}, not on pictures: it classifies no picture")
+        raise ClassicnetsError(
+            f"this run was trained on {spec.dataset}, not on pictures: it classifies no picture"
+        )
     if images.ndim == 3 and spec.channels == 1:
         images = images.unsqueeze(1)
-    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (spec.channels, spec.native_size, spec.native_size):
-        raise ClassicnetsError(f"expected uint8 images ({spec.channels}, {spec.native_size}, {spec.native_size}) as "
-                               f"{spec.title}'s, got {images.dtype} {tuple(images.shape[1:])}")
+    if images.dtype != torch.uint8 or tuple(images.shape[1:]) != (
+        spec.channels,
+        spec.native_size,
+        spec.native_size,
+    ):
+        raise ClassicnetsError(
+            f"expected uint8 images ({spec.channels}, {spec.native_size}, {spec.native_size}) as "
+            f"{spec.title}'s, got {images.dtype} {tuple(images.shape[1:])}"
+        )
     return images
 
 
@@ -61,14 +77,17 @@ def classify(run: LoadedRun, images: torch.Tensor, top_k: int = 3) -> list[list[
     names = run.class_names
     probs = probabilities(run, images)
     values, indices = probs.topk(min(top_k, len(names)), dim=1)
-    return [[(names[i], float(v)) for v, i in zip(vs, idx)] for vs, idx in zip(values.tolist(), indices.tolist())]
+    return [
+        [(names[i], float(v)) for v, i in zip(vs, idx)] for vs, idx in zip(values.tolist(), indices.tolist())
+    ]
 
 
 BLANK = "nothing in it stands out from its background after conversion: the prediction is a guess"
 
 
-def iter_predictions(run: LoadedRun, paths: Iterable[str | Path], top_k: int = 3,
-                     chunk: int = 256) -> Iterator[Prediction]:
+def iter_predictions(
+    run: LoadedRun, paths: Iterable[str | Path], top_k: int = 3, chunk: int = 256
+) -> Iterator[Prediction]:
     """Classify each file, `chunk` files at a time, in order, so that memory stays bounded
     however many there are; a file that cannot be read gets an error and the others go on."""
     paths = iter(paths)
@@ -96,7 +115,9 @@ def predict_files(run: LoadedRun, paths: list[str | Path], top_k: int = 3) -> li
     return list(iter_predictions(run, paths, top_k))
 
 
-def predict(run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3) -> list[Prediction]:
+def predict(
+    run: LoadedRun | str | Path, images: list[str | Path] | torch.Tensor, top_k: int = 3
+) -> list[Prediction]:
     """Classify image files, or uint8 images of the run's data set (N, C, H, W), with a run
     (a `LoadedRun`, a run directory or a checkpoint file)."""
     loaded = run if isinstance(run, LoadedRun) else load_run(run)

@@ -27,8 +27,21 @@ from classicnets.models.mlp import FashionNetwork
 from classicnets.models.resnet import Residual
 
 # Layers that work pixel by pixel (or channel by channel): the field passes through unchanged.
-_POINTWISE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.GELU, nn.SiLU, nn.LeakyReLU, nn.Identity, nn.Dropout,
-              nn.BatchNorm1d, nn.BatchNorm2d, BookBatchNorm, nn.LogSoftmax, nn.Softmax)
+_POINTWISE = (
+    nn.ReLU,
+    nn.Sigmoid,
+    nn.Tanh,
+    nn.GELU,
+    nn.SiLU,
+    nn.LeakyReLU,
+    nn.Identity,
+    nn.Dropout,
+    nn.BatchNorm1d,
+    nn.BatchNorm2d,
+    BookBatchNorm,
+    nn.LogSoftmax,
+    nn.Softmax,
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +58,9 @@ class Field:
         first = self.start + unit * self.jump
         return first, first + self.size - 1
 
-    def window(self, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> "Field":
+    def window(
+        self, kernel: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False
+    ) -> Field:
         span = dilation * (kernel - 1)
         steps = self.side + 2 * padding - span - 1
         side = (-(-steps // stride) if ceil_mode else steps // stride) + 1
@@ -53,15 +68,20 @@ class Field:
             side -= 1  # PyTorch drops a last window that would start in the right padding
         if side < 1:
             raise ModelError(f"a {kernel}x{kernel} window does not fit a {self.side}x{self.side} map")
-        return Field(size=self.size + span * self.jump, jump=self.jump * stride,
-                     start=self.start - padding * self.jump, side=side)
+        return Field(
+            size=self.size + span * self.jump,
+            jump=self.jump * stride,
+            start=self.start - padding * self.jump,
+            side=side,
+        )
 
-    def whole(self) -> "Field":
+    def whole(self) -> Field:
         """One unit that sees every unit of this map (a global pooling, a flatten)."""
-        return Field(size=self.size + (self.side - 1) * self.jump, jump=self.jump * self.side, start=self.start,
-                     side=1)
+        return Field(
+            size=self.size + (self.side - 1) * self.jump, jump=self.jump * self.side, start=self.start, side=1
+        )
 
-    def union(self, other: "Field") -> "Field":
+    def union(self, other: Field) -> Field:
         """The field of a unit that sees both paths' units (a sum or a concatenation)."""
         if (self.jump, self.side) != (other.jump, other.side):
             raise ModelError(f"parallel paths disagree on their grid ({self} vs {other})")
@@ -93,12 +113,18 @@ def propagate(module: nn.Module, field: Field) -> Field:
     if isinstance(module, nn.Conv2d):
         if isinstance(module.padding, str):
             raise ModelError("convolutions with padding given by name are not supported")
-        return field.window(_pair(module.kernel_size), _pair(module.stride), _pair(module.padding),
-                            _pair(module.dilation))
+        return field.window(
+            _pair(module.kernel_size), _pair(module.stride), _pair(module.padding), _pair(module.dilation)
+        )
     if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
         stride = module.stride if module.stride is not None else module.kernel_size
-        return field.window(_pair(module.kernel_size), _pair(stride), _pair(module.padding),
-                            _pair(getattr(module, "dilation", 1)), bool(module.ceil_mode))
+        return field.window(
+            _pair(module.kernel_size),
+            _pair(stride),
+            _pair(module.padding),
+            _pair(getattr(module, "dilation", 1)),
+            bool(module.ceil_mode),
+        )
     if isinstance(module, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         out = _pair(module.output_size)
         if out == field.side:
@@ -119,13 +145,16 @@ def propagate(module: nn.Module, field: Field) -> Field:
         shortcut = propagate(module.conv3, field) if module.conv3 is not None else field
         return main.union(shortcut)
     if isinstance(module, Inception):
-        paths = [propagate(module.p1_1, field), propagate(module.p2_2, propagate(module.p2_1, field)),
-                 propagate(module.p3_2, propagate(module.p3_1, field)),
-                 propagate(module.p4_2, propagate(module.p4_1, field))]
-        out = paths[0]
+        paths = [
+            propagate(module.p1_1, field),
+            propagate(module.p2_2, propagate(module.p2_1, field)),
+            propagate(module.p3_2, propagate(module.p3_1, field)),
+            propagate(module.p4_2, propagate(module.p4_1, field)),
+        ]
+        merged = paths[0]
         for path in paths[1:]:
-            out = out.union(path)
-        return out
+            merged = merged.union(path)
+        return merged
     if isinstance(module, DenseBlock):
         for block in module.net:  # each block sees the concatenation of everything before it
             field = field.union(propagate(block, field))
@@ -142,8 +171,14 @@ def receptive_fields(model: nn.Module, side: int) -> list[LayerField]:
     def add(name: str, module: nn.Module) -> None:
         nonlocal field
         field = propagate(module, field)
-        rows.append(LayerField(name=name, type=type(module).__name__, field=field,
-                               whole_image=field.start <= 0 and field.start + field.size >= side))
+        rows.append(
+            LayerField(
+                name=name,
+                type=type(module).__name__,
+                field=field,
+                whole_image=field.start <= 0 and field.start + field.size >= side,
+            )
+        )
 
     if isinstance(model, FashionNetwork):  # seed 002's MLP flattens the image first
         for name in ("hidden1", "hidden2", "output"):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,15 @@ from classicnets.errors import ClassicnetsError
 from classicnets.models import create_model_for_spec
 from classicnets.training.checkpoint import CheckpointError, load_run, read_checkpoint
 from classicnets.training.config import TrainConfig
-from classicnets.training.rundir import (CONFIG, FINAL, first_reaching, read_metrics, run_clock, run_config,
-                                        run_environment)
+from classicnets.training.rundir import (
+    CONFIG,
+    FINAL,
+    first_reaching,
+    read_metrics,
+    run_clock,
+    run_config,
+    run_environment,
+)
 
 THRESHOLDS = (0.90, 0.92, 0.93)  # the accuracies whose time each run is shown with
 FINISHED, STOPPED, UNFINISHED = "finished", "stopped early", "unfinished"
@@ -57,7 +65,7 @@ class RunSummary:
         return asdict(self)
 
 
-def find_runs(paths: list[str | Path]) -> list[Path]:
+def find_runs(paths: Sequence[str | Path]) -> list[Path]:
     """The run directories `paths` name: each a run (it has a config.json), or a directory whose
     sub-directories are runs (all of them, in name order)."""
     found: list[Path] = []
@@ -68,7 +76,7 @@ def find_runs(paths: list[str | Path]) -> list[Path]:
             found.extend(runs)
         else:
             raise ClassicnetsError(f"{path} is neither a run directory (no {CONFIG}) nor a directory of runs")
-    if len(set(p.resolve() for p in found)) != len(found):
+    if len({p.resolve() for p in found}) != len(found):
         raise ClassicnetsError("a run is named twice: give each run directory once")
     return found
 
@@ -87,19 +95,36 @@ def summarize_run(run_dir: str | Path) -> RunSummary:
     stop_reason = _stop_reason(run_dir)
     status = STOPPED if stop_reason else FINISHED if (run_dir / FINAL).is_file() else UNFINISHED
     params, flops = _size(config)
-    clock = [{"test_acc": row["test_acc"], "run_seconds": seconds} for row, seconds in zip(rows, run_clock(rows))]
+    clock = [
+        {"test_acc": row["test_acc"], "run_seconds": seconds} for row, seconds in zip(rows, run_clock(rows))
+    ]
     validated = all("val_acc" in row for row in rows)
-    date = environment.get("date") or time.strftime("%Y-%m-%d %H:%M", time.localtime((run_dir / CONFIG).stat().st_mtime))
+    date = environment.get("date") or time.strftime(
+        "%Y-%m-%d %H:%M", time.localtime((run_dir / CONFIG).stat().st_mtime)
+    )
     return RunSummary(
-        run_dir=str(run_dir), model=config.model, recipe=config.recipe, dataset=config.dataset, status=status,
-        epochs=rows[-1]["epoch"], planned_epochs=config.epochs, test_acc=rows[-1]["test_acc"],
+        run_dir=str(run_dir),
+        model=config.model,
+        recipe=config.recipe,
+        dataset=config.dataset,
+        status=status,
+        epochs=rows[-1]["epoch"],
+        planned_epochs=config.epochs,
+        test_acc=rows[-1]["test_acc"],
         best_test_acc=max(row["test_acc"] for row in rows),
         val_acc=rows[-1]["val_acc"] if validated else None,
         best_val_acc=max(row["val_acc"] for row in rows) if validated else None,
-        seconds=clock[-1]["run_seconds"], time_to={f"{t:.2f}": first_reaching(clock, t, "run_seconds") for t in THRESHOLDS},
-        params=params, flops=flops, precision=str(environment.get("precision", config.precision)),
-        device=str(environment.get("device_name") or environment.get("device", "")), date=str(date),
-        stop_reason=stop_reason, config=config.to_dict(), rows=rows)
+        seconds=clock[-1]["run_seconds"],
+        time_to={f"{t:.2f}": first_reaching(clock, t, "run_seconds") for t in THRESHOLDS},
+        params=params,
+        flops=flops,
+        precision=str(environment.get("precision", config.precision)),
+        device=str(environment.get("device_name") or environment.get("device", "")),
+        date=str(date),
+        stop_reason=stop_reason,
+        config=config.to_dict(),
+        rows=rows,
+    )
 
 
 def _stop_reason(run_dir: Path) -> str | None:
@@ -123,8 +148,11 @@ def _size(config: TrainConfig) -> tuple[int, int]:
 def config_differences(runs: list[RunSummary]) -> dict[str, list[Any]]:
     """The configuration fields whose values are not the same in every run, each run's value."""
     names = list(runs[0].config)
-    return {name: [run.config.get(name) for run in runs] for name in names
-            if len({json.dumps(run.config.get(name), sort_keys=True) for run in runs}) > 1}
+    return {
+        name: [run.config.get(name) for run in runs]
+        for name in names
+        if len({json.dumps(run.config.get(name), sort_keys=True) for run in runs}) > 1
+    }
 
 
 @dataclass
@@ -139,17 +167,23 @@ class Comparison:
         return asdict(self)
 
 
-def compare(paths: list[str | Path], *, per_class: bool = True, device: str = "auto",
-                 data_dir: str | None = None) -> Comparison:
+def compare(
+    paths: Sequence[str | Path], *, per_class: bool = True, device: str = "auto", data_dir: str | None = None
+) -> Comparison:
     """Every run `paths` name (`find_runs`), summarised; with `per_class`, each run's network
     evaluated class by class on the test images its own test accuracy was measured on."""
     runs = [summarize_run(path) for path in find_runs(paths)]
     differences = config_differences(runs)
     datasets = sorted({run.dataset for run in runs})
     if len(datasets) > 1:
-        return Comparison(runs, differences, None, None,
-                          note=f"the runs trained on different data sets ({', '.join(datasets)}): compared by their "
-                               "numbers and curves, not class by class")
+        return Comparison(
+            runs,
+            differences,
+            None,
+            None,
+            note=f"the runs trained on different data sets ({', '.join(datasets)}): compared by their "
+            "numbers and curves, not class by class",
+        )
     if not per_class:
         return Comparison(runs, differences, None, None)
     names: list[str] | None = None
@@ -157,7 +191,11 @@ def compare(paths: list[str | Path], *, per_class: bool = True, device: str = "a
     for run in runs:
         loaded = load_run(run.run_dir)
         names = names or loaded.class_names
-        evaluation = evaluate_run(loaded, device=device, data_dir=data_dir or run.config.get("data_dir"),
-                                  limit=run.config.get("limit"))
+        evaluation = evaluate_run(
+            loaded,
+            device=device,
+            data_dir=data_dir or run.config.get("data_dir"),
+            limit=run.config.get("limit"),
+        )
         table.append(evaluation.per_class_accuracy)
     return Comparison(runs, differences, names, table)

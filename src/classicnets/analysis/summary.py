@@ -99,8 +99,12 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, batch_size: int = 
 
     def pre_hook(module: nn.Module, _args: Any) -> None:
         name = names[module]
-        info = LayerInfo(name=name, type=type(module).__name__, depth=name.count(".") + 1,
-                         params=sum(p.numel() for p in module.parameters()))
+        info = LayerInfo(
+            name=name,
+            type=type(module).__name__,
+            depth=name.count(".") + 1,
+            params=sum(p.numel() for p in module.parameters()),
+        )
         records.append(info)
         open_records.append((info, next(module.children(), None) is None))
 
@@ -117,7 +121,7 @@ def summary(model: nn.Module, input_size: tuple[int, ...], *, batch_size: int = 
     for module in names:
         handles.append(module.register_forward_pre_hook(pre_hook))
         handles.append(module.register_forward_hook(post_hook))
-    counter = FlopCounterMode(display=False, depth=None)
+    counter = FlopCounterMode(display=False)
     with _inference_with_hooks(model, handles), counter:
         model(x)
 
@@ -146,7 +150,7 @@ def layer_walk(model: nn.Module, input_size: tuple[int, ...]) -> list[tuple[str,
     """The book's shape walk (seed 000): each top-level layer's name, class name and output
     shape, for a single (1, *input_size) input, in the order the layers run."""
     x = _example_input(model, input_size, 1)
-    tops = dict((module, name) for name, module in top_level_layers(model))
+    tops = {module: name for name, module in top_level_layers(model)}
     rows: list[tuple[str, str, list[int]]] = []
 
     def hook(module: nn.Module, _args: Any, output: Any) -> None:

@@ -35,7 +35,9 @@ def parse_input_size(text: str) -> tuple[int, int, int]:
     except ValueError:
         parts = []
     if not parts or len(parts) > 3 or any(p < 1 for p in parts):
-        raise ClassicnetsError(f"input size {text!r} is not CxHxW, HxW or S with positive integers (e.g. 1x224x224)")
+        raise ClassicnetsError(
+            f"input size {text!r} is not CxHxW, HxW or S with positive integers (e.g. 1x224x224)"
+        )
     if len(parts) == 1:
         parts = [1, parts[0], parts[0]]
     elif len(parts) == 2:
@@ -122,5 +124,8 @@ def add_best_flag(parser: argparse.ArgumentParser) -> None:
     """`--best`: the commands that read a run's weights can take its best validation epoch's."""
     from classicnets.training.rundir import BEST
 
-    parser.add_argument("--best", action="store_true",
-                        help=f"use RUN_DIR/{BEST}, the weights of the run's best validation epoch (train --keep-best)")
+    parser.add_argument(
+        "--best",
+        action="store_true",
+        help=f"use RUN_DIR/{BEST}, the weights of the run's best validation epoch (train --keep-best)",
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import json
@@ -12,11 +13,18 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from classicnets import __version__
-from classicnets.cli.common import console, human_count, parse_input_size, parse_model_args, positive_int, print_json
+from classicnets.cli.common import (
+    console,
+    human_count,
+    parse_input_size,
+    parse_model_args,
+    positive_int,
+    print_json,
+)
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import cache_dir, write_text_atomic
-from classicnets.validation import parse_json
 from classicnets.training.recipes import recipe_config
+from classicnets.validation import parse_json
 from classicnets.zoo import NAMES
 
 if TYPE_CHECKING:
@@ -25,7 +33,9 @@ if TYPE_CHECKING:
 # The parsers need no PyTorch; the commands import it when they run.
 
 
-def build_on_meta(name: str, input_size: tuple[int, int, int] | None, kwargs: dict[str, Any]) -> tuple[ClassifierSurface, tuple[int, int, int]]:
+def build_on_meta(
+    name: str, input_size: tuple[int, int, int] | None, kwargs: dict[str, Any]
+) -> tuple[ClassifierSurface, tuple[int, int, int]]:
     """Build `name` on the meta device (shapes only, instant) for the given (C, H, W); by
     default for the input its book recipe feeds it."""
     import torch
@@ -52,17 +62,19 @@ def models_table() -> list[dict[str, Any]]:
         config = get_model_config(name)
         model, size = build_on_meta(name, None, {})
         info = summary(model, size)
-        rows.append({
-            "name": name,
-            "params": info.total_params,
-            "input_size": list(size),
-            "flops": info.flops,
-            "macs": info.macs,
-            "min_input_size": smallest_input_side(name),
-            "seed": config.seed,
-            "description": config.description,
-            "arguments": [p for p in model_arguments(name)],
-        })
+        rows.append(
+            {
+                "name": name,
+                "params": info.total_params,
+                "input_size": list(size),
+                "flops": info.flops,
+                "macs": info.macs,
+                "min_input_size": smallest_input_side(name),
+                "seed": config.seed,
+                "description": config.description,
+                "arguments": list(model_arguments(name)),
+            }
+        )
     return rows
 
 
@@ -83,15 +95,19 @@ def cached_models_table() -> list[dict[str, Any]]:
     cached = cache_dir() / f"models-table-{stamp.hexdigest()[:16]}.json"
     try:
         rows = parse_json(cached.read_bytes(), str(cached))
-        if isinstance(rows, list) and rows and all(isinstance(r, dict) and set(r) == set(rows[0]) for r in rows):
+        if (
+            isinstance(rows, list)
+            and rows
+            and all(isinstance(r, dict) and set(r) == set(rows[0]) for r in rows)
+        ):
             return rows
     except (OSError, ClassicnetsError):
         pass  # missing, or damaged: computed again and rewritten
     rows = models_table()
-    try:
+    with contextlib.suppress(
+        ClassicnetsError
+    ):  # an unwritable cache only means computing the table again next time
         write_text_atomic(cached, json.dumps(rows))
-    except ClassicnetsError:
-        pass  # an unwritable cache only means computing the table again next time
     return rows
 
 
@@ -100,16 +116,30 @@ def run_models(args: argparse.Namespace) -> int:
     if args.json:
         print_json(rows)
         return 0
-    table = Table(title="classicnets model zoo (FLOPs for one image at its book recipe's input; min side: the smallest it can be built for)")
-    for column, justify in (("name", "left"), ("seed", "left"), ("input", "right"), ("params", "right"),
-                            ("FLOPs", "right"), ("min side", "right")):
+    table = Table(
+        title="classicnets model zoo (FLOPs for one image at its book recipe's input; min side: the smallest it can be built for)"
+    )
+    for column, justify in (
+        ("name", "left"),
+        ("seed", "left"),
+        ("input", "right"),
+        ("params", "right"),
+        ("FLOPs", "right"),
+        ("min side", "right"),
+    ):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     wide = console.width >= 130  # descriptions only where they fit; `--json` always has them
     if wide:
         table.add_column("description", no_wrap=True, overflow="ellipsis", max_width=72)
     for row in rows:
-        cells = [row["name"], row["seed"], "x".join(map(str, row["input_size"])), f"{row['params']:,}",
-                 human_count(row["flops"]), str(row["min_input_size"])]
+        cells = [
+            row["name"],
+            row["seed"],
+            "x".join(map(str, row["input_size"])),
+            f"{row['params']:,}",
+            human_count(row["flops"]),
+            str(row["min_input_size"]),
+        ]
         table.add_row(*cells, *([row["description"]] if wide else []))
     console.print(table)
     return 0
@@ -123,7 +153,9 @@ def run_summary(args: argparse.Namespace) -> int:
     info = summary(model, size, batch_size=args.batch_size)
     walk = layer_walk(model, size)
     if args.json:
-        print_json({**info.to_dict(), "walk": [{"name": n, "type": t, "output_shape": s} for n, t, s in walk]})
+        print_json(
+            {**info.to_dict(), "walk": [{"name": n, "type": t, "output_shape": s} for n, t, s in walk]}
+        )
         return 0
     if args.walk:
         # seed 000's printout: `print(layer.__class__.__name__, 'output shape:\t', X.shape)`
@@ -131,15 +163,25 @@ def run_summary(args: argparse.Namespace) -> int:
             print(f"{type_name} output shape:\t torch.Size({shape})")
         return 0
     table = Table(title=f"{info.model} on input {'x'.join(map(str, info.input_shape))}")
-    for column, justify in (("layer", "left"), ("type", "left"), ("output shape", "right"),
-                            ("params", "right"), ("FLOPs", "right")):
+    for column, justify in (
+        ("layer", "left"),
+        ("type", "left"),
+        ("output shape", "right"),
+        ("params", "right"),
+        ("FLOPs", "right"),
+    ):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for layer in info.layers:
         if args.depth and layer.depth > args.depth:
             continue
-        shape = "x".join(map(str, layer.output_shape)) if layer.output_shape else "-"
-        table.add_row("  " * (layer.depth - 1) + layer.name, layer.type, shape, f"{layer.params:,}",
-                      human_count(layer.flops) if layer.flops else "")
+        output = "x".join(map(str, layer.output_shape)) if layer.output_shape else "-"
+        table.add_row(
+            "  " * (layer.depth - 1) + layer.name,
+            layer.type,
+            output,
+            f"{layer.params:,}",
+            human_count(layer.flops) if layer.flops else "",
+        )
     console.print(table)
     mb = 2**20
     console.print(
@@ -152,23 +194,44 @@ def run_summary(args: argparse.Namespace) -> int:
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser("models", help="list every network with its book input, parameters, FLOPs and smallest input",
-                              description="List every network in the zoo with the input its book recipe feeds it, "
-                                          "parameter count and FLOPs for one image at that size.")
+    p = subparsers.add_parser(
+        "models",
+        help="list every network with its book input, parameters, FLOPs and smallest input",
+        description="List every network in the zoo with the input its book recipe feeds it, "
+        "parameter count and FLOPs for one image at that size.",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document (a list of models)")
     p.set_defaults(handler=run_models)
 
-    p = subparsers.add_parser("summary", help="layers, output shapes, parameters, FLOPs and memory of a network",
-                              description="Show a network's layers (nested names) with their output shapes, "
-                                          "parameters and FLOPs, the totals, and memory use.")
+    p = subparsers.add_parser(
+        "summary",
+        help="layers, output shapes, parameters, FLOPs and memory of a network",
+        description="Show a network's layers (nested names) with their output shapes, "
+        "parameters and FLOPs, the totals, and memory use.",
+    )
     p.add_argument("name", choices=NAMES, metavar="NAME", help="network name (see `classicnets models`)")
-    p.add_argument("--input-size", metavar="CxHxW", help="input size, e.g. 1x224x224 (default: what its book recipe feeds it)")
-    p.add_argument("--batch-size", type=positive_int, default=1, help="batch size of the example input (default 1)")
-    p.add_argument("--arg", action="append", metavar="KEY=VALUE",
-                   help="builder argument, repeatable (e.g. --arg width_ratio=4 --arg batch_norm=True)")
-    p.add_argument("--depth", type=int, default=0, help="show layers down to this nesting depth (default all)")
-    p.add_argument("--walk", action="store_true",
-                   help="print the book's layer walk instead: each top-level layer's class and output shape")
+    p.add_argument(
+        "--input-size",
+        metavar="CxHxW",
+        help="input size, e.g. 1x224x224 (default: what its book recipe feeds it)",
+    )
+    p.add_argument(
+        "--batch-size", type=positive_int, default=1, help="batch size of the example input (default 1)"
+    )
+    p.add_argument(
+        "--arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="builder argument, repeatable (e.g. --arg width_ratio=4 --arg batch_norm=True)",
+    )
+    p.add_argument(
+        "--depth", type=int, default=0, help="show layers down to this nesting depth (default all)"
+    )
+    p.add_argument(
+        "--walk",
+        action="store_true",
+        help="print the book's layer walk instead: each top-level layer's class and output shape",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(handler=run_summary)
 

@@ -33,8 +33,11 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     from classicnets.cli import data_cmd, experiment_cmds, explain_cmd, inspect_cmds, report_cmds, train_cmds
 
-    parser = _Parser(prog="classicnets", description="Build, inspect, train and explain the classic "
-                     "image-classification networks on Fashion-MNIST.")
+    parser = _Parser(
+        prog="classicnets",
+        description="Build, inspect, train and explain the classic "
+        "image-classification networks on Fashion-MNIST.",
+    )
     parser.add_argument("--version", action="version", version=f"classicnets {__version__}")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -47,8 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
-                  file: TextIO | None = None, line: str | None = None) -> None:
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
     """Ours as one line; our dependencies' (deprecations, their internals) say nothing a user of
     the command can act on, and are shown only with --debug, where they are left as Python prints them."""
     if issubclass(category, ClassicnetsWarning):

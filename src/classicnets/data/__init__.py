@@ -8,13 +8,21 @@ from __future__ import annotations
 from classicnets.lazy import lazy_exports
 
 _LAZY = {
-    "BatchConfig": "batches", "BatchIterator": "batches", "to_model_input": "batches",
-    "Data": "named", "DataSource": "named", "load_dataset": "named", "load_fashion_mnist": "named",
+    "BatchConfig": "batches",
+    "BatchIterator": "batches",
+    "to_model_input": "batches",
+    "Data": "named",
+    "DataSource": "named",
+    "load_dataset": "named",
+    "load_fashion_mnist": "named",
     "locate_dataset": "named",
-    "DataRequest": "request", "load_data": "sources",
-    "Split": "split", "split_validation": "split",
+    "DataRequest": "request",
+    "load_data": "sources",
+    "Split": "split",
+    "split_validation": "split",
     "download_dataset": "download",
-    "parse_idx": "idx", "read_idx": "idx",
+    "parse_idx": "idx",
+    "read_idx": "idx",
 }
 
 __all__ = sorted(_LAZY)

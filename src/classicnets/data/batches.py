@@ -34,7 +34,9 @@ class BatchConfig:
     batch_size: int = 256
     shuffle: bool = False  # a fresh seeded permutation every epoch
     seed: int = 0
-    mean: tuple[float, ...] = FASHION_MNIST.mean  # per channel (or one for all), on the [0, 1] scale; 0.5/0.5 is the MLP book recipe
+    mean: tuple[float, ...] = (
+        FASHION_MNIST.mean
+    )  # per channel (or one for all), on the [0, 1] scale; 0.5/0.5 is the MLP book recipe
     std: tuple[float, ...] = FASHION_MNIST.std
     resize: int | None = None  # square side in pixels, bilinear as the book's Resize
     crop_padding: int = 0  # random crop of the original size after zero padding by this many px
@@ -48,16 +50,20 @@ class BatchConfig:
             raise DataError(f"batch size must be at least 1, got {self.batch_size}")
         for name in ("mean", "std"):  # one number means the same for every channel
             value = getattr(self, name)
-            object.__setattr__(self, name, (float(value),) if isinstance(value, (int, float)) else tuple(value))
+            object.__setattr__(
+                self, name, (float(value),) if isinstance(value, (int, float)) else tuple(value)
+            )
         if len(self.mean) != len(self.std) or min(self.std) <= 0:
-            raise DataError(f"normalisation needs a positive std for each mean, got {self.mean} and {self.std}")
+            raise DataError(
+                f"normalisation needs a positive std for each mean, got {self.mean} and {self.std}"
+            )
         if self.resize is not None and self.resize < 1:
             raise DataError(f"resize must be a positive number of pixels, got {self.resize}")
         if self.crop_padding < 0:
             raise DataError(f"crop padding must be >= 0, got {self.crop_padding}")
 
     @classmethod
-    def for_input(cls, spec: InputSpec, **options: object) -> "BatchConfig":
+    def for_input(cls, spec: InputSpec, **options: object) -> BatchConfig:
         """Batches prepared as `spec` says (normalisation, resize), with the other `options`."""
         return cls(mean=spec.mean, std=spec.std, resize=spec.resize, **options)  # type: ignore[arg-type]
 
@@ -85,7 +91,9 @@ def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tenso
 
 
 @functools.lru_cache(maxsize=16)
-def _channel_affine(mean: tuple[float, ...], std: tuple[float, ...], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+def _channel_affine(
+    mean: tuple[float, ...], std: tuple[float, ...], device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(1 / (255 std), mean / std) per channel as (C, 1, 1) tensors on `device`, made once, not
     copied to the device with every batch."""
     std_t = torch.tensor(std, dtype=torch.float64)[:, None, None]
@@ -104,8 +112,11 @@ def to_model_input(images: torch.Tensor, config: BatchConfig) -> torch.Tensor:
     if config.resize is not None and config.resize != x.shape[-1]:
         # Normalising first is exact (bilinear weights sum to 1) and cheaper when upsampling.
         x = F.interpolate(
-            x, size=(config.resize, config.resize), mode="bilinear",
-            align_corners=False, antialias=config.resize < x.shape[-1],
+            x,
+            size=(config.resize, config.resize),
+            mode="bilinear",
+            align_corners=False,
+            antialias=config.resize < x.shape[-1],
         )
     if config.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
@@ -172,9 +183,7 @@ class BatchIterator:
     def __iter__(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         return self.iter_epoch(self.epoch)
 
-    def iter_epoch(
-        self, epoch: int, start_batch: int = 0
-    ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    def iter_epoch(self, epoch: int, start_batch: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         """Batches of `epoch`, from `start_batch` on (resuming mid-epoch gives the same rest)."""
         cfg = self.config
         order = self.epoch_order(epoch).to(self.device)

@@ -48,10 +48,16 @@ class CatalogEntry:
         return next(m for m in self.members if m.name == name)
 
 
-def _idx_members(md5: tuple[str, str, str, str], sha256: tuple[str, ...] = ("", "", "", "")) -> tuple[Member, ...]:
+def _idx_members(
+    md5: tuple[str, str, str, str], sha256: tuple[str, ...] = ("", "", "", "")
+) -> tuple[Member, ...]:
     sizes = (16 + 60000 * 28 * 28, 8 + 60000, 16 + 10000 * 28 * 28, 8 + 10000)
-    names = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
-             "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
+    names = (
+        "train-images-idx3-ubyte.gz",
+        "train-labels-idx1-ubyte.gz",
+        "t10k-images-idx3-ubyte.gz",
+        "t10k-labels-idx1-ubyte.gz",
+    )
     return tuple(Member(n, m, s, h) for n, m, s, h in zip(names, md5, sizes, sha256))
 
 
@@ -68,35 +74,63 @@ CIFAR_SPLITS: dict[str, tuple[str, ...]] = {
 }
 
 CATALOG: dict[str, CatalogEntry] = {
-    e.info.name: e for e in (
+    e.info.name: e
+    for e in (
         CatalogEntry(
-            FASHION_MNIST, IDX,
-            _idx_members(("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                          "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
-                         ("c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-                          "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
-                          "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
-                          "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34")),
-            ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-             "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/"),
-            "FashionMNIST", Path("/usr/share/datasets/fashion-mnist"),
+            FASHION_MNIST,
+            IDX,
+            _idx_members(
+                (
+                    "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+                    "25c81989df183df01b3e8a0aad5dffbe",
+                    "bef4ecab320f06d8554ea6380940ec79",
+                    "bb300cfdad3c16e7a12a480ee83cd310",
+                ),
+                (
+                    "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+                    "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+                    "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+                    "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+                ),
+            ),
+            (
+                "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+                "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+            ),
+            "FashionMNIST",
+            Path("/usr/share/datasets/fashion-mnist"),
         ),
         CatalogEntry(
-            MNIST, IDX,
-            _idx_members(("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-                          "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c")),
+            MNIST,
+            IDX,
+            _idx_members(
+                (
+                    "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                    "d53e105ee54ea40749a09fcbcd1e9432",
+                    "9fb629c4189551a2d022fa330f9573f3",
+                    "ec29112dd5afa0611ce80d1b7f02629c",
+                )
+            ),
             ("https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"),
             "MNIST",
         ),
         CatalogEntry(
-            KMNIST, IDX,
-            _idx_members(("bdb82020997e1d708af4cf47b453dcf7", "e144d726b3acfaa3e44228e80efcd344",
-                          "5c965bf0a639b31b8f53240b1b52f4d7", "7320c461ea6c1c855c0b718fb2a4b134")),
+            KMNIST,
+            IDX,
+            _idx_members(
+                (
+                    "bdb82020997e1d708af4cf47b453dcf7",
+                    "e144d726b3acfaa3e44228e80efcd344",
+                    "5c965bf0a639b31b8f53240b1b52f4d7",
+                    "7320c461ea6c1c855c0b718fb2a4b134",
+                )
+            ),
             ("http://codh.rois.ac.jp/kmnist/dataset/kmnist/",),
             "KMNIST",
         ),
         CatalogEntry(
-            CIFAR10, CIFAR_BINARY,
+            CIFAR10,
+            CIFAR_BINARY,
             (Member("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", 170_052_171),),
             ("https://www.cs.toronto.edu/~kriz/",),
             "",
@@ -137,6 +171,8 @@ def check_md5(path: Path, member: Member, title: str) -> None:
     """The distributed file's published MD5, or one line naming what to do."""
     actual = file_digest(path, "md5")
     if actual != member.md5:
-        raise DataError(f"{path} does not match {title}'s {member.name}: its MD5 is {actual}, the published one "
-                        f"is {member.md5}. The file is damaged, or another data set's file of the same name "
-                        "(MNIST, KMNIST and Fashion-MNIST share their names); replace it")
+        raise DataError(
+            f"{path} does not match {title}'s {member.name}: its MD5 is {actual}, the published one "
+            f"is {member.md5}. The file is damaged, or another data set's file of the same name "
+            "(MNIST, KMNIST and Fashion-MNIST share their names); replace it"
+        )

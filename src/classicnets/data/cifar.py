@@ -25,7 +25,9 @@ CLASSES = 10
 def parse_records(data: bytes | bytearray | memoryview, name: str) -> tuple[np.ndarray, np.ndarray]:
     """Records -> (uint8 images (N, 3, 32, 32), uint8 labels (N,)), every label checked."""
     if len(data) == 0 or len(data) % CIFAR_RECORD:
-        raise DataError(f"{name}: {len(data):,} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records")
+        raise DataError(
+            f"{name}: {len(data):,} bytes is not a whole number of {CIFAR_RECORD}-byte CIFAR-10 records"
+        )
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, CIFAR_RECORD)
     labels = records[:, 0].copy()
     check_labels(labels, CLASSES, f"{name} (not CIFAR-10)")
@@ -43,17 +45,25 @@ def read_archive(path: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
                 if info.name not in wanted:
                     continue
                 if not info.isfile() or info.size != expected:
-                    raise DataError(f"{path}: {info.name} is {info.size:,} bytes, not the {expected:,} of "
-                                    f"{CIFAR_PER_BATCH:,} records: not CIFAR-10's binary version")
+                    raise DataError(
+                        f"{path}: {info.name} is {info.size:,} bytes, not the {expected:,} of "
+                        f"{CIFAR_PER_BATCH:,} records: not CIFAR-10's binary version"
+                    )
                 handle = archive.extractfile(info)
                 data = handle.read(expected) if handle else b""
                 if len(data) != expected:
-                    raise DataError(f"{path}: the archive ends inside {info.name}; delete it and fetch it again")
+                    raise DataError(
+                        f"{path}: the archive ends inside {info.name}; delete it and fetch it again"
+                    )
                 parts[info.name] = parse_records(data, f"{path}:{info.name}")
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
         raise DataError(f"{path} is not a readable .tar.gz ({exc}); delete it and fetch it again") from None
     missing = sorted(set(wanted) - set(parts))
     if missing:
-        raise DataError(f"{path} lacks {', '.join(missing)}: not CIFAR-10's binary version (cifar-10-binary.tar.gz)")
-    return {split: (np.concatenate([parts[n][0] for n in names]), np.concatenate([parts[n][1] for n in names]))
-            for split, names in CIFAR_SPLITS.items()}
+        raise DataError(
+            f"{path} lacks {', '.join(missing)}: not CIFAR-10's binary version (cifar-10-binary.tar.gz)"
+        )
+    return {
+        split: (np.concatenate([parts[n][0] for n in names]), np.concatenate([parts[n][1] for n in names]))
+        for split, names in CIFAR_SPLITS.items()
+    }

@@ -40,17 +40,23 @@ def _fetch(url: str, target: Path, progress: Progress | None, timeout: float, ca
         with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as response:
             total = int(response.headers.get("Content-Length") or 0) or None
             if total is not None and total > cap:
-                raise DownloadError(f"{url}: the server announces {total:,} bytes, more than the {cap:,} this file can "
-                                    "have: not the data set; try another mirror")
+                raise DownloadError(
+                    f"{url}: the server announces {total:,} bytes, more than the {cap:,} this file can "
+                    "have: not the data set; try another mirror"
+                )
             task = progress.add_task(url.rsplit("/", 1)[-1], total=total) if progress else None
             while chunk := response.read1(CHUNK_BYTES):  # what has arrived, so the deadline is checked often
                 out.write(chunk)
                 if out.tell() > cap:
-                    raise DownloadError(f"{url}: more than the {cap:,} bytes this file can have arrived: not the "
-                                        "data set; try another mirror")
+                    raise DownloadError(
+                        f"{url}: more than the {cap:,} bytes this file can have arrived: not the "
+                        "data set; try another mirror"
+                    )
                 if time.monotonic() > deadline:
-                    raise DownloadError(f"{url}: only {out.tell():,} bytes arrived in {time.monotonic() - started:.0f} s, "
-                                        f"slower than {MIN_BYTES_PER_SECOND // 1000} KB/s; try again later or another mirror")
+                    raise DownloadError(
+                        f"{url}: only {out.tell():,} bytes arrived in {time.monotonic() - started:.0f} s, "
+                        f"slower than {MIN_BYTES_PER_SECOND // 1000} KB/s; try again later or another mirror"
+                    )
                 if progress is not None and task is not None:
                     progress.advance(task, len(chunk))
             if total is not None and out.tell() != total:

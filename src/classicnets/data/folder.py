@@ -47,11 +47,15 @@ class _File:
 
 
 def _class_dirs(root: Path) -> list[Path]:
-    return sorted((p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name)
+    return sorted(
+        (p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")), key=lambda p: p.name
+    )
 
 
 def _pictures(directory: Path) -> list[Path]:
-    return sorted((p for p in directory.iterdir() if not p.name.startswith(".") and p.is_file()), key=lambda p: p.name)
+    return sorted(
+        (p for p in directory.iterdir() if not p.name.startswith(".") and p.is_file()), key=lambda p: p.name
+    )
 
 
 def scan(root: Path) -> tuple[tuple[str, ...], list[_File], bool]:
@@ -62,7 +66,7 @@ def scan(root: Path) -> tuple[tuple[str, ...], list[_File], bool]:
     train_root = root / "train" if split else root
     classes = tuple(d.name for d in _class_dirs(train_root))
     if split:
-        extra = sorted(set(d.name for d in _class_dirs(root / "test")) - set(classes))
+        extra = sorted({d.name for d in _class_dirs(root / "test")} - set(classes))
         if extra:
             raise DataError(f"folder:{root}: test/ has classes that train/ lacks: {', '.join(extra[:5])}")
     files: list[_File] = []
@@ -73,8 +77,10 @@ def scan(root: Path) -> tuple[tuple[str, ...], list[_File], bool]:
         if len(files) > MAX_PICTURES:
             raise DataError(f"folder:{root}: more than {MAX_PICTURES:,} files")
     if not files:
-        raise DataError(f"folder:{root}: no pictures found; expected {root}/CLASS/picture.png for each class "
-                        f"(or {root}/train/CLASS/ and {root}/test/CLASS/)")
+        raise DataError(
+            f"folder:{root}: no pictures found; expected {root}/CLASS/picture.png for each class "
+            f"(or {root}/train/CLASS/ and {root}/test/CLASS/)"
+        )
     try:
         check_class_names(classes, f"folder:{root}")
     except Invalid as exc:
@@ -86,16 +92,19 @@ def _fingerprint(root: Path, files: list[_File]) -> str:
     digest = hashlib.sha256(f"classicnets folder v{_VERSION}\n".encode())
     for f in files:
         info = f.path.stat()
-        digest.update(f"{f.path.relative_to(root)}\0{info.st_size}\0{info.st_mtime_ns}\0{f.label}\0{f.test}\n".encode())
+        digest.update(
+            f"{f.path.relative_to(root)}\0{info.st_size}\0{info.st_mtime_ns}\0{f.label}\0{f.test}\n".encode()
+        )
     return digest.hexdigest()
 
 
-def _choose(root: Path, files: list[_File], channels: int | None, side: int | None, strict: bool,
-            progress: Progress) -> tuple[int, int, dict[int, str]]:
+def _choose(
+    root: Path, files: list[_File], channels: int | None, side: int | None, strict: bool, progress: Progress
+) -> tuple[int, int, dict[int, str]]:
     """The channels and side the pictures are decoded to (from their headers unless given),
     and the files whose header cannot be read (index -> why)."""
     bad: dict[int, str] = {}
-    colour, sizes = False, Counter()
+    colour, sizes = False, Counter[tuple[int, int]]()
     task = progress.add_task("reading picture headers", total=len(files))
     for index, f in enumerate(files):
         try:
@@ -113,11 +122,15 @@ def _choose(root: Path, files: list[_File], channels: int | None, side: int | No
             raise DataError(f"folder:{root}: none of its {len(files):,} files is a picture")
         if len(sizes) > 1 or next(iter(sizes))[0] != next(iter(sizes))[1]:
             shown = ", ".join(f"{w}x{h} ({n:,})" for (w, h), n in sizes.most_common(3))
-            raise DataError(f"folder:{root}: the pictures are not all one square size ({shown}{', ...' if len(sizes) > 3 else ''}); "
-                            "pass --image-size S to resize every picture to S x S")
+            raise DataError(
+                f"folder:{root}: the pictures are not all one square size ({shown}{', ...' if len(sizes) > 3 else ''}); "
+                "pass --image-size S to resize every picture to S x S"
+            )
         side = next(iter(sizes))[0]
         if side > MAX_RESIZE:
-            raise DataError(f"folder:{root}: the pictures are {side} px; pass --image-size S (at most {MAX_RESIZE})")
+            raise DataError(
+                f"folder:{root}: the pictures are {side} px; pass --image-size S (at most {MAX_RESIZE})"
+            )
     return channels or (3 if colour else 1), side, bad
 
 
@@ -132,30 +145,45 @@ def _read_cache(path: Path, count: int) -> tuple[np.ndarray, dict] | None:
         meta = parse_json((path / "meta.json").read_bytes(), f"{path}/meta.json")
         images = np.load(path / "images.npy", mmap_mode="r", allow_pickle=False)
         kept = meta["kept"]
-        if (images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(kept) or len(kept) > count
-                or images.shape[1:] != (meta["channels"], meta["side"], meta["side"])):
+        if (
+            images.dtype != np.uint8
+            or images.ndim != 4
+            or len(images) != len(kept)
+            or len(kept) > count
+            or images.shape[1:] != (meta["channels"], meta["side"], meta["side"])
+        ):
             return None
         return images, meta
     except (OSError, ValueError, KeyError, TypeError, Invalid):
         return None
 
 
-def _decode_all(root: Path, files: list[_File], channels: int | None, side: int | None, strict: bool,
-                path: Path, show_progress: bool) -> None:
+def _decode_all(
+    root: Path,
+    files: list[_File],
+    channels: int | None,
+    side: int | None,
+    strict: bool,
+    path: Path,
+    show_progress: bool,
+) -> None:
     """Decode every picture into `path` (written under a temporary name, renamed when whole)."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, transient=True, disable=not show_progress) as progress:
         channels, side, bad = _choose(root, files, channels, side, strict, progress)
         if len(files) * channels * side * side > MAX_CACHE_BYTES:
-            raise DataError(f"folder:{root}: {len(files):,} pictures of {channels}x{side}x{side} would need more "
-                            f"than {MAX_CACHE_BYTES >> 30} GiB; pass a smaller --image-size")
+            raise DataError(
+                f"folder:{root}: {len(files):,} pictures of {channels}x{side}x{side} would need more "
+                f"than {MAX_CACHE_BYTES >> 30} GiB; pass a smaller --image-size"
+            )
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f".{path.name}.part-{os.getpid()}")
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir()
         try:
-            images = np.lib.format.open_memmap(partial / "all.npy", mode="w+", dtype=np.uint8,
-                                               shape=(len(files), channels, side, side))
+            images = np.lib.format.open_memmap(
+                partial / "all.npy", mode="w+", dtype=np.uint8, shape=(len(files), channels, side, side)
+            )
             kept: list[int] = []
             task = progress.add_task(f"decoding {len(files):,} pictures", total=len(files))
             for index, f in enumerate(files):
@@ -171,8 +199,9 @@ def _decode_all(root: Path, files: list[_File], channels: int | None, side: int 
                 progress.advance(task)
             if not kept:
                 raise DataError(f"folder:{root}: none of its {len(files):,} files is a picture")
-            final = np.lib.format.open_memmap(partial / "images.npy", mode="w+", dtype=np.uint8,
-                                              shape=(len(kept), channels, side, side))
+            final = np.lib.format.open_memmap(
+                partial / "images.npy", mode="w+", dtype=np.uint8, shape=(len(kept), channels, side, side)
+            )
             for start in range(0, len(kept), 4096):
                 end = min(start + 4096, len(kept))
                 final[start:end] = images[start:end]
@@ -186,14 +215,23 @@ def _decode_all(root: Path, files: list[_File], channels: int | None, side: int 
             try:
                 os.rename(partial, path)
             except OSError:
-                if not (path / "meta.json").is_file():  # else another process (a torchrun rank) finished first
+                if not (
+                    path / "meta.json"
+                ).is_file():  # else another process (a torchrun rank) finished first
                     raise
         finally:
             shutil.rmtree(partial, ignore_errors=True)
 
 
-def load_folder(root: str | Path, *, channels: int | None = None, image_size: int | None = None,
-                test_fraction: float = 0.2, strict: bool = False, show_progress: bool = True) -> Data:
+def load_folder(
+    root: str | Path,
+    *,
+    channels: int | None = None,
+    image_size: int | None = None,
+    test_fraction: float = 0.2,
+    strict: bool = False,
+    show_progress: bool = True,
+) -> Data:
     """The pictures under `root` as a data set (decoded once, then read from the cache)."""
     root = Path(root).expanduser().resolve()
     classes, files, own_split = scan(root)
@@ -225,8 +263,10 @@ def load_folder(root: str | Path, *, channels: int | None = None, image_size: in
         write_text_atomic(alias, json.dumps({"channels": meta["channels"], "side": meta["side"]}))
     if strict and meta["skipped"]:
         first = meta["skipped"][0]
-        raise DataError(f"{root / first[0]}: {first[1]} ({len(meta['skipped'])} files cannot be read; "
-                        "without --strict they are skipped)")
+        raise DataError(
+            f"{root / first[0]}: {first[1]} ({len(meta['skipped'])} files cannot be read; "
+            "without --strict they are skipped)"
+        )
     kept = meta["kept"]
     labels = torch.tensor([files[i].label for i in kept], dtype=torch.int64)
     if own_split:
@@ -235,12 +275,29 @@ def load_folder(root: str | Path, *, channels: int | None = None, image_size: in
     else:
         is_test = stratified_holdout(labels, test_fraction, len(classes))
     # Each split is gathered from the memory-mapped file straight into memory: one copy of the pictures, not two.
-    train, test = (Split(torch.from_numpy(mapped[part.numpy()]), labels[part]) for part in (~is_test, is_test))
+    train, test = (
+        Split(torch.from_numpy(mapped[part.numpy()]), labels[part]) for part in (~is_test, is_test)
+    )
     check_splits(f"folder:{root}", train, test, classes)
     mean, std = channel_stats(train.images)
-    info = Dataset(name=f"folder:{root}", title=f"folder:{root}", class_names=classes, native_size=int(meta["side"]),
-                   channels=int(meta["channels"]), images=True, mean=mean, std=std)
+    info = Dataset(
+        name=f"folder:{root}",
+        title=f"folder:{root}",
+        class_names=classes,
+        native_size=int(meta["side"]),
+        channels=int(meta["channels"]),
+        images=True,
+        mean=mean,
+        std=std,
+    )
     skipped = tuple((str(root / name), why) for name, why in meta["skipped"])
-    return Data(info, train, test, DataSource(root, how), verified=False, fingerprint=fingerprint,
-                test_fraction=test_fraction, skipped=skipped)
-
+    return Data(
+        info,
+        train,
+        test,
+        DataSource(root, how),
+        verified=False,
+        fingerprint=fingerprint,
+        test_fraction=test_fraction,
+        skipped=skipped,
+    )

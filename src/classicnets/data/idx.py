@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -65,7 +66,9 @@ class _Header:
         return self.length + count * self.dtype.itemsize
 
     def describe(self) -> str:
-        return f"{'x'.join(map(str, self.dims))} elements of {self.dtype.itemsize} byte(s) = {self.total} bytes"
+        return (
+            f"{'x'.join(map(str, self.dims))} elements of {self.dtype.itemsize} byte(s) = {self.total} bytes"
+        )
 
 
 def _parse_magic(head: bytes, name: str) -> tuple[int, int]:
@@ -83,8 +86,10 @@ def _parse_magic(head: bytes, name: str) -> tuple[int, int]:
     if ndim == 0:
         raise DataError(f"{name}: IDX header declares zero dimensions")
     if ndim > MAX_IDX_DIMS:
-        raise DataError(f"{name}: IDX header declares {ndim} dimensions; a data set of labels or images has at most "
-                        f"{MAX_IDX_DIMS}, so this is not one")
+        raise DataError(
+            f"{name}: IDX header declares {ndim} dimensions; a data set of labels or images has at most "
+            f"{MAX_IDX_DIMS}, so this is not one"
+        )
     return type_code, ndim
 
 
@@ -94,11 +99,13 @@ def _parse_header(head: bytes, name: str) -> _Header:
     length = 4 + 4 * ndim
     if len(head) < length:
         raise DataError(f"{name}: truncated header ({len(head)} bytes, need {length})")
-    dims = tuple(int.from_bytes(head[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     header = _Header(dims=dims, dtype=IDX_DTYPES[type_code], length=length)
     if header.total > MAX_IDX_BYTES:
-        raise DataError(f"{name}: header declares {header.describe()}, more than the "
-                        f"{MAX_IDX_BYTES >> 20} MiB an IDX data set here can have; this is not one")
+        raise DataError(
+            f"{name}: header declares {header.describe()}, more than the "
+            f"{MAX_IDX_BYTES >> 20} MiB an IDX data set here can have; this is not one"
+        )
     return header
 
 
@@ -131,7 +138,9 @@ def _gzip_size(handle: BinaryIO) -> int:
     return size
 
 
-def _read_stream(stream: BinaryIO, name: str, check: Callable[[_Header], None]) -> tuple[np.ndarray, str]:
+def _read_stream(
+    stream: io.BufferedIOBase, name: str, check: Callable[[_Header], None]
+) -> tuple[np.ndarray, str]:
     """Read an IDX file from `stream`, its header first; `check(header)` compares the length
     the header declares with what the container says, before anything is allocated."""
     head = stream.read(4)
@@ -142,7 +151,7 @@ def _read_stream(stream: BinaryIO, name: str, check: Callable[[_Header], None]) 
     body = bytearray(header.total - header.length)
     view, filled = memoryview(body), 0
     while filled < len(body):
-        got = stream.readinto(view[filled: filled + _CHUNK])  # type: ignore[attr-defined]
+        got = stream.readinto(view[filled : filled + _CHUNK])
         if not got:
             raise _length_error(name, header, header.length + filled)
         filled += got
@@ -179,8 +188,10 @@ def read_idx(path: Path) -> IdxFile:
 
                 def check(header: _Header) -> None:
                     if header.total % (1 << 32) != isize:
-                        raise DataError(f"{damaged} or not an IDX file: its header says {header.describe()}, its "
-                                        f"gzip trailer {isize} bytes; delete it and fetch it again")
+                        raise DataError(
+                            f"{damaged} or not an IDX file: its header says {header.describe()}, its "
+                            f"gzip trailer {isize} bytes; delete it and fetch it again"
+                        )
 
                 try:
                     with gzip.GzipFile(fileobj=handle) as stream:

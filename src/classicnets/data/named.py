@@ -24,8 +24,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from classicnets.data.catalog import (CIFAR_BINARY, IDX_SPLITS, CatalogEntry, catalog_entry, check_md5, find_member,
-                                      missing_members)
+from classicnets.data.catalog import (
+    CIFAR_BINARY,
+    IDX_SPLITS,
+    CatalogEntry,
+    catalog_entry,
+    check_md5,
+    find_member,
+    missing_members,
+)
 from classicnets.data.cifar import read_archive
 from classicnets.data.download import download_dataset
 from classicnets.data.split import Split, check_labels
@@ -123,12 +130,16 @@ def locate_dataset(
                 return DataSource(cache, f"downloaded from {url}")
             except DownloadError as exc:
                 tried.append(f"download from {url}: {exc}")
-    fixes = [f"download {', '.join(m.name for m in entry.members)} from {mirrors[0]} into {cache}",
-             f"pass --data-dir DIR (or set ${ENV_VAR}) naming a directory that holds them"]
+    fixes = [
+        f"download {', '.join(m.name for m in entry.members)} from {mirrors[0]} into {cache}",
+        f"pass --data-dir DIR (or set ${ENV_VAR}) naming a directory that holds them",
+    ]
     if entry.debian_dir is not None:
         fixes.insert(0, f"install the Debian package: apt-get install dataset-{name}")
     raise DataNotFoundError(
-        f"{entry.info.title} not found. Tried: " + "; ".join(tried) + ". Fix it by one of: "
+        f"{entry.info.title} not found. Tried: "
+        + "; ".join(tried)
+        + ". Fix it by one of: "
         + "; ".join(f"({i}) {fix}" for i, fix in enumerate(fixes, 1))
     )
 
@@ -145,13 +156,16 @@ def _idx_split(directory: Path, entry: CatalogEntry, split: str, verify: bool) -
     labels = read_member(label_path, members[1], info.title, verify=verify)
     side = info.native_size
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (side, side):
-        raise DataError(f"{image_path}: expected uint8 images of {side}x{side}, "
-                        f"got {images.dtype} {'x'.join(map(str, images.shape))}")
+        raise DataError(
+            f"{image_path}: expected uint8 images of {side}x{side}, "
+            f"got {images.dtype} {'x'.join(map(str, images.shape))}"
+        )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise DataError(f"{label_path}: expected a 1-D array of uint8 labels, got {labels.shape}")
     if len(labels) != len(images):
-        raise DataError(f"{split}: {len(images)} images ({image_path.name}) but {len(labels)} labels "
-                        f"({label_path.name})")
+        raise DataError(
+            f"{split}: {len(images)} images ({image_path.name}) but {len(labels)} labels ({label_path.name})"
+        )
     check_labels(labels, len(info.class_names), str(label_path))
     return Split(torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64)))
 
@@ -165,11 +179,18 @@ def _load_cached(name: str, directory: Path, how: str, verify: bool) -> Data:
         path = directory / member.name
         if verify:
             check_md5(path, member, entry.info.title)
-        splits = {split: Split(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
-                  for split, (images, labels) in read_archive(path).items()}
+        splits = {
+            split: Split(torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64)))
+            for split, (images, labels) in read_archive(path).items()
+        }
         return Data(entry.info, splits["train"], splits["test"], source, verify)
-    return Data(entry.info, _idx_split(directory, entry, "train", verify), _idx_split(directory, entry, "test", verify),
-                source, verify)
+    return Data(
+        entry.info,
+        _idx_split(directory, entry, "train", verify),
+        _idx_split(directory, entry, "test", verify),
+        source,
+        verify,
+    )
 
 
 def load_dataset(
@@ -183,12 +204,17 @@ def load_dataset(
     show_progress: bool = True,
 ) -> Data:
     """Find, verify and load a named data set (cached per directory within a process)."""
-    source = locate_dataset(name, data_dir, torchvision_root=torchvision_root, download=download,
-                            mirror_url=mirror_url, show_progress=show_progress)
+    source = locate_dataset(
+        name,
+        data_dir,
+        torchvision_root=torchvision_root,
+        download=download,
+        mirror_url=mirror_url,
+        show_progress=show_progress,
+    )
     return _load_cached(name, source.path, source.how, verify)
 
 
 def load_fashion_mnist(data_dir: str | Path | None = None, **options: object) -> Data:
     """`load_dataset("fashion-mnist", ...)`: the book's data set, the notebooks' shorthand."""
     return load_dataset("fashion-mnist", data_dir, **options)  # type: ignore[arg-type]
-

@@ -19,16 +19,18 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != torch.uint8 or len(self.images) != len(self.labels):
-            raise DataError(f"a split holds uint8 images (N, C, H, W) and N labels, got {self.images.dtype} "
-                            f"{tuple(self.images.shape)} and {len(self.labels)} labels")
+            raise DataError(
+                f"a split holds uint8 images (N, C, H, W) and N labels, got {self.images.dtype} "
+                f"{tuple(self.images.shape)} and {len(self.labels)} labels"
+            )
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
-    def subset(self, indices: torch.Tensor) -> "Split":
+    def subset(self, indices: torch.Tensor) -> Split:
         return Split(self.images[indices], self.labels[indices])
 
-    def head(self, limit: int | None) -> "Split":
+    def head(self, limit: int | None) -> Split:
         """The first `limit` examples (the files are already in shuffled order), or all."""
         if limit is None or limit >= len(self):
             return self
@@ -46,7 +48,7 @@ def split_validation(train: Split, size: int | float, seed: int = 0) -> tuple[Sp
     `size` is a count of examples, or a fraction of the split when below 1. The same seed
     gives the same carve on every machine (torch's CPU generator is portable).
     """
-    count = int(round(size * len(train))) if isinstance(size, float) and size < 1 else int(size)
+    count = round(size * len(train)) if isinstance(size, float) and size < 1 else int(size)
     if not 0 < count < len(train):
         raise DataError(
             f"validation size must leave both parts non-empty: got {size} of {len(train)} examples"

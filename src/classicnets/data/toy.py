@@ -9,10 +9,16 @@ import torch
 
 def toy_4x4() -> tuple[torch.Tensor, torch.Tensor]:
     """(x, y): x (2, 1, 4, 4) float scaled by 1/8 as the seed does, y (2, 1) float targets 0 and 1."""
-    x = torch.tensor([
-        [[[1, 2, 3, 4], [2, 3, 4, 5], [5, 6, 7, 8], [1, 3, 4, 5]]],
-        [[[-1, 2, 3, -4], [2, -3, 4, 5], [-5, 6, -7, 8], [-1, -3, -4, -5]]],
-    ], dtype=torch.float32) / 8
+    x = (
+        torch.tensor(
+            [
+                [[[1, 2, 3, 4], [2, 3, 4, 5], [5, 6, 7, 8], [1, 3, 4, 5]]],
+                [[[-1, 2, 3, -4], [2, -3, 4, 5], [-5, 6, -7, 8], [-1, -3, -4, -5]]],
+            ],
+            dtype=torch.float32,
+        )
+        / 8
+    )
     y = torch.tensor([[0.0], [1.0]])
     return x, y
 
@@ -21,12 +27,14 @@ class TensorBatches:
     """Batches of ready float tensors in a fixed order (seed 003's `DataLoader` without shuffle),
     with the same iteration interface as `BatchIterator`."""
 
-    def __init__(self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self, x: torch.Tensor, y: torch.Tensor, batch_size: int, *, device: torch.device | str = "cpu"
+    ) -> None:
         self.x, self.y = x.to(device), y.to(device)
         self.batch_size = batch_size
 
     def __len__(self) -> int:
-        return -(-len(self.x) // self.batch_size)
+        return -(-len(self.x) // self.batch_size)  # noqa: PLE0303 (a ceiling division: never negative)
 
     @property
     def num_examples(self) -> int:

@@ -25,9 +25,12 @@ def read_member(path: Path, member: Member, title: str, *, verify: bool = True) 
         raise DataError(
             f"{path} does not match {title}'s {member.stem}: SHA-256 of its decompressed bytes is "
             f"{parsed.sha256}, expected {member.sha256}. The file is damaged or is another data set with the "
-            "same file name (MNIST, KMNIST and Fashion-MNIST share their names); replace it")
-    raise DataError(f"{path}: an uncompressed copy of {title}'s {member.stem} cannot be verified (what is published "
-                    f"is the MD5 of {member.name}); keep {member.name} beside it")
+            "same file name (MNIST, KMNIST and Fashion-MNIST share their names); replace it"
+        )
+    raise DataError(
+        f"{path}: an uncompressed copy of {title}'s {member.stem} cannot be verified (what is published "
+        f"is the MD5 of {member.name}); keep {member.name} beside it"
+    )
 
 
 def verify_file(path: Path, member: Member, entry: CatalogEntry) -> None:

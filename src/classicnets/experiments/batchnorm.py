@@ -14,7 +14,7 @@ the fix.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from torch import nn
 
 from classicnets.data.batches import BatchIterator
 from classicnets.data.split import Split
+from classicnets.errors import ClassicnetsError
 from classicnets.experiments.output import ExperimentOutput, write_experiment
 from classicnets.models.layers import BookBatchNorm
 from classicnets.reports.figures import plt
@@ -33,6 +34,7 @@ from classicnets.training.measure import accuracy
 from classicnets.training.observers import Observer, RunState
 from classicnets.training.recipes import recipe_config
 from classicnets.training.setup import make_batches
+from classicnets.training.step import Batches
 
 BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, BookBatchNorm)
 
@@ -44,7 +46,12 @@ def batchnorm_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
 def _running(module: nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
     if isinstance(module, BookBatchNorm):
         return module.moving_mean.flatten(), module.moving_var.flatten()
-    return module.running_mean, module.running_var
+    mean, var = module.running_mean, module.running_var
+    if not isinstance(mean, torch.Tensor) or not isinstance(var, torch.Tensor):
+        raise ClassicnetsError(
+            f"{type(module).__name__} keeps no running statistics (track_running_stats=False)"
+        )
+    return mean, var
 
 
 def _batch_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -54,14 +61,16 @@ def _batch_stats(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def population_statistics(model: nn.Module, batches: Iterable[torch.Tensor], num_batches: int) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+def population_statistics(
+    model: nn.Module, batches: Iterable[torch.Tensor], num_batches: int
+) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """Each BN layer's input mean and variance averaged over `num_batches` training batches,
     the network running as in training (every BN layer normalising with its batch's statistics).
     The model is left as it was."""
     probe = copy.deepcopy(model)
     sums: dict[str, list[torch.Tensor]] = {}
 
-    def hook(name: str):  # noqa: ANN202
+    def hook(name: str) -> Callable[[nn.Module, tuple[torch.Tensor, ...]], None]:
         def record(_module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
             mean, var = _batch_stats(args[0].float())
             if name in sums:
@@ -69,6 +78,7 @@ def population_statistics(model: nn.Module, batches: Iterable[torch.Tensor], num
                 sums[name][1] += var
             else:
                 sums[name] = [mean.clone(), var.clone()]
+
         return record
 
     for name, module in batchnorm_layers(probe):
@@ -87,7 +97,9 @@ def population_statistics(model: nn.Module, batches: Iterable[torch.Tensor], num
 
 
 @torch.no_grad()
-def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], num_batches: int = 50) -> nn.Module:
+def recalibrate_batchnorm(
+    model: nn.Module, batches: Iterable[torch.Tensor], num_batches: int = 50
+) -> nn.Module:
     """Replace every BN layer's moving averages by statistics re-estimated over training batches
     at the current weights (the fix for stale moving averages). Returns `model`."""
     stats = population_statistics(model, batches, num_batches)
@@ -100,7 +112,7 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable[torch.Tensor], num
 
 
 @torch.no_grad()
-def batch_stat_accuracy(model: nn.Module, batches: BatchIterator) -> float:
+def batch_stat_accuracy(model: nn.Module, batches: Batches) -> float:
     """Test accuracy with every BN layer using the test batch's own statistics (train mode)."""
     probe = copy.deepcopy(model).train()
     correct = total = 0
@@ -110,10 +122,17 @@ def batch_stat_accuracy(model: nn.Module, batches: BatchIterator) -> float:
     return correct / total
 
 
-def _train_inputs(train: BatchIterator) -> Iterable[torch.Tensor]:
+def _train_inputs(train: Batches) -> Iterable[torch.Tensor]:
     # A fixed, unaugmented pass over the training set: deterministic and free of global RNG use.
-    plain = BatchIterator(Split(train.images, train.labels), replace(train.config, shuffle=True, crop_padding=0, flip=False, seed=12345),
-                          device=train.device)
+    if not isinstance(train, BatchIterator):
+        raise ClassicnetsError(
+            "the BatchNorm diagnostics need a data set of pictures, not seed 003's toy pairs"
+        )
+    plain = BatchIterator(
+        Split(train.images, train.labels),
+        replace(train.config, shuffle=True, crop_padding=0, flip=False, seed=12345),
+        device=train.device,
+    )
     return (x for x, _ in plain.iter_epoch(0))
 
 
@@ -130,13 +149,15 @@ class EpochDiagnostics(Observer):
         fixed = recalibrate_batchnorm(copy.deepcopy(model), _train_inputs(parts.train_batches), num_batches)
         gaps = {}
         for (name, stale), (_, fresh) in zip(batchnorm_layers(model), batchnorm_layers(fixed)):
-            stale_mean, stale_var = _running(stale)
+            stale_mean, _stale_var = _running(stale)
             fresh_mean, fresh_var = _running(fresh)
             # the shift of the moving mean, in units of the true standard deviation
             gaps[name] = float(((stale_mean - fresh_mean).abs() / fresh_var.sqrt().clamp(min=1e-5)).mean())
-        return {"test_acc_recalibrated": accuracy(fixed, parts.test_batches, device),
-                "test_acc_batch_stats": batch_stat_accuracy(model, parts.test_batches),
-                "moving_mean_gap": gaps}
+        return {
+            "test_acc_recalibrated": accuracy(fixed, parts.test_batches, device),
+            "test_acc_batch_stats": batch_stat_accuracy(model, parts.test_batches),
+            "moving_mean_gap": gaps,
+        }
 
 
 @torch.no_grad()
@@ -145,11 +166,13 @@ def mode_differences(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, f
     statistics) and eval mode (moving averages), relative to the output's spread."""
     outputs: dict[str, dict[str, torch.Tensor]] = {}
 
-    def capture(mode: str):  # noqa: ANN202
-        def hook(name: str):  # noqa: ANN202
+    def capture(mode: str) -> Callable[[str], Callable[[nn.Module, Any, torch.Tensor], None]]:
+        def hook(name: str) -> Callable[[nn.Module, Any, torch.Tensor], None]:
             def record(_module: nn.Module, _args: Any, out: torch.Tensor) -> None:
                 outputs.setdefault(name, {})[mode] = out.float()
+
             return record
+
         return hook
 
     result: dict[str, dict[str, float]] = {}
@@ -162,15 +185,26 @@ def mode_differences(model: nn.Module, x: torch.Tensor) -> dict[str, dict[str, f
             handle.remove()
     for name, pair in outputs.items():
         diff = (pair["train"] - pair["eval"]).abs()
-        result[name] = {"mean_abs_diff": float(diff.mean()), "relative": float(diff.mean() / pair["eval"].std().clamp(min=1e-12))}
+        result[name] = {
+            "mean_abs_diff": float(diff.mean()),
+            "relative": float(diff.mean() / pair["eval"].std().clamp(min=1e-12)),
+        }
     result["(logits)"]["predictions_changed"] = float(
-        (outputs["(logits)"]["train"].argmax(1) != outputs["(logits)"]["eval"].argmax(1)).double().mean())
+        (outputs["(logits)"]["train"].argmax(1) != outputs["(logits)"]["eval"].argmax(1)).double().mean()
+    )
     return result
 
 
-def lab_batchnorm(*, out_dir: str | Path | None = None, epochs: int | None = None, limit: int | None = None,
-                  recalibrate_batches: int = 50, data_dir: str | None = None, show_progress: bool = True,
-                  log: Any = print) -> tuple[dict[str, Any], "plt.Figure"]:
+def lab_batchnorm(
+    *,
+    out_dir: str | Path | None = None,
+    epochs: int | None = None,
+    limit: int | None = None,
+    recalibrate_batches: int = 50,
+    data_dir: str | None = None,
+    show_progress: bool = True,
+    log: Any = print,
+) -> tuple[dict[str, Any], plt.Figure]:
     """Train LeNet and LeNet-BN with the book's recipes side by side (into OUT/batchnorm-runs),
     measuring the BN network's test accuracy three ways every epoch, then look inside it."""
     out = Path(out_dir) if out_dir is not None else Path("runs") / "experiments"
@@ -179,10 +213,21 @@ def lab_batchnorm(*, out_dir: str | Path | None = None, epochs: int | None = Non
         overrides["epochs"] = epochs
     if limit is not None:
         overrides["limit"] = limit
-    plain = run(recipe_config("lenet", "book", **overrides), out=out / "batchnorm-runs" / "lenet", overwrite=True,
-                show_progress=show_progress, log=log)
-    bn = run(recipe_config("lenet_bn", "book", **overrides), out=out / "batchnorm-runs" / "lenet_bn", overwrite=True,
-             show_progress=show_progress, log=log, observers=[EpochDiagnostics(recalibrate_batches)])
+    plain = run(
+        recipe_config("lenet", "book", **overrides),
+        out=out / "batchnorm-runs" / "lenet",
+        overwrite=True,
+        show_progress=show_progress,
+        log=log,
+    )
+    bn = run(
+        recipe_config("lenet_bn", "book", **overrides),
+        out=out / "batchnorm-runs" / "lenet_bn",
+        overwrite=True,
+        show_progress=show_progress,
+        log=log,
+        observers=[EpochDiagnostics(recalibrate_batches)],
+    )
     model = bn.model.eval()
     parts_device = next(model.parameters()).device
     # Look inside the trained network with one training batch and the population statistics.
@@ -193,40 +238,67 @@ def lab_batchnorm(*, out_dir: str | Path | None = None, epochs: int | None = Non
     layers = []
     for name, module in batchnorm_layers(model):
         running_mean, running_var = _running(module)
-        kind = "per channel (convolution)" if isinstance(module, nn.BatchNorm2d) or getattr(module, "num_dims", 2) == 4 \
+        kind = (
+            "per channel (convolution)"
+            if isinstance(module, nn.BatchNorm2d) or getattr(module, "num_dims", 2) == 4
             else "per feature (linear)"
-        layers.append({"name": name, "type": type(module).__name__, "normalises": kind, "size": running_mean.numel(),
-                       "running_mean": running_mean.tolist(), "running_var": running_var.tolist(),
-                       "population_mean": population[name][0].tolist(), "population_var": population[name][1].tolist(),
-                       "batch_mean": one_batch[name][0].tolist(), "batch_var": one_batch[name][1].tolist()})
+        )
+        layers.append(
+            {
+                "name": name,
+                "type": type(module).__name__,
+                "normalises": kind,
+                "size": running_mean.numel(),
+                "running_mean": running_mean.tolist(),
+                "running_var": running_var.tolist(),
+                "population_mean": population[name][0].tolist(),
+                "population_var": population[name][1].tolist(),
+                "batch_mean": one_batch[name][0].tolist(),
+                "batch_var": one_batch[name][1].tolist(),
+            }
+        )
     x_test = next(test_batches.iter_epoch(0))[0]
     modes = mode_differences(model, x_test)
     fixed = recalibrate_batchnorm(copy.deepcopy(model), _train_inputs(train_batches), recalibrate_batches)
-    final = {"test_acc_moving_averages": accuracy(model, test_batches, parts_device),
-             "test_acc_recalibrated": accuracy(fixed, test_batches, parts_device),
-             "test_acc_batch_stats": batch_stat_accuracy(model, test_batches)}
+    final = {
+        "test_acc_moving_averages": accuracy(model, test_batches, parts_device),
+        "test_acc_recalibrated": accuracy(fixed, test_batches, parts_device),
+        "test_acc_batch_stats": batch_stat_accuracy(model, test_batches),
+    }
     # How jumpy each curve is: the mean size of the change from one epoch to the next.
-    jumps = {key: float(np.mean(np.abs(np.diff([r[key] for r in bn.metrics])))) if len(bn.metrics) > 1 else 0.0
-             for key in ("test_acc", "test_acc_recalibrated", "test_acc_batch_stats")}
-    doc = {"runs": {"lenet": str(plain.run_dir), "lenet_bn": str(bn.run_dir)},
-           "mean_epoch_to_epoch_change": {"moving_averages": jumps["test_acc"],
-                                          "recalibrated": jumps["test_acc_recalibrated"],
-                                          "batch_stats": jumps["test_acc_batch_stats"]},
-           "recipe": "book", "epochs": bn.config.epochs, "limit": bn.config.limit,
-           "recalibrate_batches": recalibrate_batches,
-           "curves": {"lenet": plain.metrics, "lenet_bn": bn.metrics},
-           "final": final, "layers": layers, "train_vs_eval_mode": modes}
+    jumps = {
+        key: float(np.mean(np.abs(np.diff([r[key] for r in bn.metrics])))) if len(bn.metrics) > 1 else 0.0
+        for key in ("test_acc", "test_acc_recalibrated", "test_acc_batch_stats")
+    }
+    doc = {
+        "runs": {"lenet": str(plain.run_dir), "lenet_bn": str(bn.run_dir)},
+        "mean_epoch_to_epoch_change": {
+            "moving_averages": jumps["test_acc"],
+            "recalibrated": jumps["test_acc_recalibrated"],
+            "batch_stats": jumps["test_acc_batch_stats"],
+        },
+        "recipe": "book",
+        "epochs": bn.config.epochs,
+        "limit": bn.config.limit,
+        "recalibrate_batches": recalibrate_batches,
+        "curves": {"lenet": plain.metrics, "lenet_bn": bn.metrics},
+        "final": final,
+        "layers": layers,
+        "train_vs_eval_mode": modes,
+    }
     return doc, plot_batchnorm(doc)
 
 
-def plot_batchnorm(doc: dict[str, Any]) -> "plt.Figure":
+def plot_batchnorm(doc: dict[str, Any]) -> plt.Figure:
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5), layout="constrained")
     plain, bn = doc["curves"]["lenet"], doc["curves"]["lenet_bn"]
     ax = axes[0, 0]
     for rows, label, color in ((plain, "LeNet", "tab:blue"), (bn, "LeNet-BN", "tab:orange")):
         epochs = [r["epoch"] for r in rows]
         ax.plot(epochs, [r["train_acc"] for r in rows], "-", color=color, label=f"{label} train acc")
-        ax.plot(epochs, [r["test_acc"] for r in rows], "--o", color=color, markersize=3, label=f"{label} test acc")
+        ax.plot(
+            epochs, [r["test_acc"] for r in rows], "--o", color=color, markersize=3, label=f"{label} test acc"
+        )
         ax.plot(epochs, [r["train_loss"] for r in rows], ":", color=color, label=f"{label} train loss")
     ax.set_xlabel("epoch")
     ax.set_ylim(0, 1.6)
@@ -236,9 +308,20 @@ def plot_batchnorm(doc: dict[str, Any]) -> "plt.Figure":
     ax = axes[0, 1]
     epochs = [r["epoch"] for r in bn]
     ax.plot(epochs, [r["test_acc"] for r in bn], "-o", markersize=3, label="moving averages (eval mode)")
-    ax.plot(epochs, [r["test_acc_recalibrated"] for r in bn], "-o", markersize=3,
-            label=f"re-estimated over {doc['recalibrate_batches']} training batches")
-    ax.plot(epochs, [r["test_acc_batch_stats"] for r in bn], "-o", markersize=3, label="each test batch's statistics")
+    ax.plot(
+        epochs,
+        [r["test_acc_recalibrated"] for r in bn],
+        "-o",
+        markersize=3,
+        label=f"re-estimated over {doc['recalibrate_batches']} training batches",
+    )
+    ax.plot(
+        epochs,
+        [r["test_acc_batch_stats"] for r in bn],
+        "-o",
+        markersize=3,
+        label="each test batch's statistics",
+    )
     ax.plot(epochs, [r["train_acc"] for r in bn], ":", color="gray", label="train acc (during the epoch)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("test accuracy")
@@ -256,8 +339,8 @@ def plot_batchnorm(doc: dict[str, Any]) -> "plt.Figure":
     ax.set_title("how stale the moving averages are at the end of each epoch", fontsize=9)
 
     layers = doc["layers"]
-    conv = next((l for l in layers if l["normalises"].startswith("per channel")), None)
-    dense = next((l for l in layers if l["normalises"].startswith("per feature")), None)
+    conv = next((layer for layer in layers if layer["normalises"].startswith("per channel")), None)
+    dense = next((layer for layer in layers if layer["normalises"].startswith("per feature")), None)
     if conv is not None:
         ax = axes[1, 0]
         idx = np.arange(conv["size"])
@@ -279,22 +362,31 @@ def plot_batchnorm(doc: dict[str, Any]) -> "plt.Figure":
         ax.set_xlabel("re-estimated mean")
         ax.set_ylabel("mean used")
         ax.legend(fontsize=7)
-        ax.set_title(f"{dense['name']} ({dense['type']}): one mean per feature, {dense['size']} features", fontsize=9)
+        ax.set_title(
+            f"{dense['name']} ({dense['type']}): one mean per feature, {dense['size']} features", fontsize=9
+        )
 
     ax = axes[1, 2]
-    modes = {k: v for k, v in doc["train_vs_eval_mode"].items()}
+    modes = dict(doc["train_vs_eval_mode"].items())
     ax.barh(list(modes), [v["relative"] for v in modes.values()])
     ax.invert_yaxis()
     ax.set_xlabel("mean |train-mode - eval-mode output| / output std")
     final = doc["final"]
     changed = modes["(logits)"]["predictions_changed"]
-    ax.set_title(f"train vs eval mode on one test batch ({changed:.1%} of predictions change)\n"
-                 f"final test acc: moving {final['test_acc_moving_averages']:.3f}, re-estimated "
-                 f"{final['test_acc_recalibrated']:.3f}, batch stats {final['test_acc_batch_stats']:.3f}", fontsize=9)
-    fig.suptitle("BatchNorm in LeNet: batch statistics in training, moving averages in evaluation", fontsize=12)
+    ax.set_title(
+        f"train vs eval mode on one test batch ({changed:.1%} of predictions change)\n"
+        f"final test acc: moving {final['test_acc_moving_averages']:.3f}, re-estimated "
+        f"{final['test_acc_recalibrated']:.3f}, batch stats {final['test_acc_batch_stats']:.3f}",
+        fontsize=9,
+    )
+    fig.suptitle(
+        "BatchNorm in LeNet: batch statistics in training, moving averages in evaluation", fontsize=12
+    )
     return fig
 
 
-def run_batchnorm_lab(*, out_dir: str | Path | None = None, **kwargs: Any) -> tuple[dict[str, Any], ExperimentOutput]:
+def run_batchnorm_lab(
+    *, out_dir: str | Path | None = None, **kwargs: Any
+) -> tuple[dict[str, Any], ExperimentOutput]:
     doc, fig = lab_batchnorm(out_dir=out_dir, **kwargs)
     return doc, write_experiment("batchnorm", doc, fig, out_dir)

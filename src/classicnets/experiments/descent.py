@@ -21,6 +21,7 @@ C = 0.15 * math.pi  # d2l's constant for the non-convex x * cos(c x)
 
 # --- the functions, with their derivatives --------------------------------------------------
 
+
 def square(x: float) -> float:
     return x * x
 
@@ -64,6 +65,7 @@ def quad2d_grad(x: np.ndarray, a: float = 1.0, b: float = 2.0) -> np.ndarray:
 
 # --- the methods ------------------------------------------------------------------------------
 
+
 def gd_1d(grad: Fn1, x0: float, lr: float, steps: int) -> list[float]:
     """x_{k+1} = x_k - lr * f'(x_k); the whole trajectory, x_0 included."""
     xs = [x0]
@@ -83,8 +85,13 @@ def newton_1d(grad: Fn1, hess: Fn1, x0: float, lr: float, steps: int) -> list[fl
     return xs
 
 
-def gd_2d(grad: Callable[[np.ndarray], np.ndarray], x0: Sequence[float], lr: float, steps: int,
-          precondition: np.ndarray | None = None) -> np.ndarray:
+def gd_2d(
+    grad: Callable[[np.ndarray], np.ndarray],
+    x0: Sequence[float] | np.ndarray,
+    lr: float,
+    steps: int,
+    precondition: np.ndarray | None = None,
+) -> np.ndarray:
     """Gradient descent in 2-D, optionally with a diagonal preconditioner: x -= lr * P * grad."""
     xs = [np.asarray(x0, dtype=float)]
     p = np.ones(2) if precondition is None else precondition
@@ -93,8 +100,15 @@ def gd_2d(grad: Callable[[np.ndarray], np.ndarray], x0: Sequence[float], lr: flo
     return np.array(xs)
 
 
-def gd_line_search(f: Callable[[np.ndarray], float], grad: Callable[[np.ndarray], np.ndarray], x0: Sequence[float],
-                   steps: int, lr0: float = 1.0, shrink: float = 0.5, armijo: float = 1e-4) -> np.ndarray:
+def gd_line_search(
+    f: Callable[[np.ndarray], float],
+    grad: Callable[[np.ndarray], np.ndarray],
+    x0: Sequence[float],
+    steps: int,
+    lr0: float = 1.0,
+    shrink: float = 0.5,
+    armijo: float = 1e-4,
+) -> np.ndarray:
     """Gradient descent with a backtracking (Armijo) line search: start from lr0 and halve the
     step until it decreases f enough."""
     xs = [np.asarray(x0, dtype=float)]
@@ -107,8 +121,9 @@ def gd_line_search(f: Callable[[np.ndarray], float], grad: Callable[[np.ndarray]
     return np.array(xs)
 
 
-def sgd_2d(x0: Sequence[float], lr_at: Callable[[int], float], steps: int, seed: int = 0,
-           noise: float = 1.0) -> np.ndarray:
+def sgd_2d(
+    x0: Sequence[float], lr_at: Callable[[int], float], steps: int, seed: int = 0, noise: float = 1.0
+) -> np.ndarray:
     """d2l's SGD on f = x1^2 + 2 x2^2 with the gradient plus N(0, noise^2) per coordinate."""
     rng = np.random.default_rng(seed)
     xs = [np.asarray(x0, dtype=float)]
@@ -118,7 +133,9 @@ def sgd_2d(x0: Sequence[float], lr_at: Callable[[int], float], steps: int, seed:
     return np.array(xs)
 
 
-def _contour(ax: "plt.Axes", f2: Callable[[np.ndarray], float], xlim: tuple[float, float], ylim: tuple[float, float]) -> None:
+def _contour(
+    ax: plt.Axes, f2: Callable[[np.ndarray], float], xlim: tuple[float, float], ylim: tuple[float, float]
+) -> None:
     x1, x2 = np.meshgrid(np.linspace(*xlim, 200), np.linspace(*ylim, 200))
     ax.contour(x1, x2, f2(np.stack([x1, x2])), levels=20, colors="#7f7f7f", linewidths=0.6)
     ax.set_xlim(*xlim)
@@ -127,7 +144,7 @@ def _contour(ax: "plt.Axes", f2: Callable[[np.ndarray], float], xlim: tuple[floa
     ax.set_ylabel("x2")
 
 
-def _curve(ax: "plt.Axes", f: Fn1, xs: list[float], lo: float, hi: float, label: str) -> None:
+def _curve(ax: plt.Axes, f: Fn1, xs: list[float], lo: float, hi: float, label: str) -> None:
     grid = np.linspace(lo, hi, 400)
     ax.plot(grid, [f(g) for g in grid], color="#7f7f7f", linewidth=1)
     finite = [x for x in xs if math.isfinite(x) and lo <= x <= hi]
@@ -136,16 +153,24 @@ def _curve(ax: "plt.Axes", f: Fn1, xs: list[float], lo: float, hi: float, label:
 
 # --- the labs ---------------------------------------------------------------------------------
 
-def lab_gd(steps: int = 10, steps_2d: int = 20) -> tuple[dict[str, Any], "plt.Figure"]:
+
+def lab_gd(steps: int = 10, steps_2d: int = 20) -> tuple[dict[str, Any], plt.Figure]:
     """Learning rates too small, right and too large, in 1-D (convex and not) and 2-D."""
     fig, axes = plt.subplots(3, 3, figsize=(13, 11), layout="constrained")
     doc: dict[str, Any] = {"square": [], "xcos": [], "quad2d": []}
     x0 = 10.0
     for ax, lr, verdict in zip(axes[0], (0.05, 0.2, 1.1), ("too small", "right", "too large")):
         xs = gd_1d(square_grad, x0, lr, steps)
-        closed = [x0 * (1 - 2 * lr) ** k for k in range(steps + 1)]
-        doc["square"].append({"lr": lr, "verdict": verdict, "x": xs, "closed_form": closed,
-                              "max_error_vs_closed_form": max(abs(a - b) for a, b in zip(xs, closed))})
+        closed_1d = [x0 * (1 - 2 * lr) ** k for k in range(steps + 1)]
+        doc["square"].append(
+            {
+                "lr": lr,
+                "verdict": verdict,
+                "x": xs,
+                "closed_form": closed_1d,
+                "max_error_vs_closed_form": max(abs(a - b) for a, b in zip(xs, closed_1d)),
+            }
+        )
         bound = max(10.0, min(60.0, max(abs(x) for x in xs)))
         _curve(ax, square, xs, -bound, bound, f"lr {lr}")
         ax.set_title(f"f(x) = x², lr {lr} ({verdict}): x_k = {1 - 2 * lr:+.2f}^k · 10", fontsize=9)
@@ -156,20 +181,30 @@ def lab_gd(steps: int = 10, steps_2d: int = 20) -> tuple[dict[str, Any], "plt.Fi
         ax.set_title(f"f(x) = x·cos(0.15πx), lr {lr} ({verdict}): ends at f = {xcos(xs[-1]):.2f}", fontsize=9)
     start = np.array([-5.0, -2.0])
     for ax, lr, verdict in zip(axes[2], (0.02, 0.1, 0.52), ("too small", "right", "too large")):
-        path = gd_2d(quad2d_grad, start, lr, steps_2d)
+        trajectory = gd_2d(quad2d_grad, start, lr, steps_2d)
         k = np.arange(steps_2d + 1)
         closed = np.stack([start[0] * (1 - 2 * lr) ** k, start[1] * (1 - 4 * lr) ** k], axis=1)
-        doc["quad2d"].append({"lr": lr, "verdict": verdict, "x": path.tolist(), "closed_form": closed.tolist(),
-                              "max_error_vs_closed_form": float(np.abs(path - closed).max()),
-                              "final_f": quad2d(path[-1])})
+        doc["quad2d"].append(
+            {
+                "lr": lr,
+                "verdict": verdict,
+                "x": trajectory.tolist(),
+                "closed_form": closed.tolist(),
+                "max_error_vs_closed_form": float(np.abs(trajectory - closed).max()),
+                "final_f": quad2d(trajectory[-1]),
+            }
+        )
         _contour(ax, quad2d, (-5.5, 2.0), (-3.0, 3.0))
-        ax.plot(path[:, 0], path[:, 1], "-o", color="tab:orange", markersize=3)
-        ax.set_title(f"f = x1² + 2·x2², lr {lr} ({verdict}): f = {quad2d(path[-1]):.3g} after {steps_2d}", fontsize=9)
+        ax.plot(trajectory[:, 0], trajectory[:, 1], "-o", color="tab:orange", markersize=3)
+        ax.set_title(
+            f"f = x1² + 2·x2², lr {lr} ({verdict}): f = {quad2d(trajectory[-1]):.3g} after {steps_2d}",
+            fontsize=9,
+        )
     fig.suptitle("Gradient descent and the learning rate", fontsize=12)
     return doc, fig
 
 
-def lab_newton(steps: int = 10) -> tuple[dict[str, Any], "plt.Figure"]:
+def lab_newton(steps: int = 10) -> tuple[dict[str, Any], plt.Figure]:
     """Newton's method against gradient descent, and preconditioning on an ill-conditioned bowl."""
     fig, axes = plt.subplots(2, 2, figsize=(12, 9.5), layout="constrained")
     doc: dict[str, Any] = {}
@@ -186,8 +221,11 @@ def lab_newton(steps: int = 10) -> tuple[dict[str, Any], "plt.Figure"]:
     doc["xcos"] = {"c": C}
     for lr in (1.0, 0.5):
         xs = newton_1d(xcos_grad, xcos_hess, x0, lr, steps)
-        doc["xcos"][f"newton_lr_{lr}"] = {"x": xs, "f": [xcos(x) for x in xs],
-                                          "hessian_at_end": xcos_hess(xs[-1])}
+        doc["xcos"][f"newton_lr_{lr}"] = {
+            "x": xs,
+            "f": [xcos(x) for x in xs],
+            "hessian_at_end": xcos_hess(xs[-1]),
+        }
         _curve(ax, xcos, xs, -15, 25, f"Newton, lr {lr}: f'' = {xcos_hess(xs[-1]):+.2f} at the end")
     xs = gd_1d(xcos_grad, x0, 0.5, steps)
     doc["xcos"]["gd_lr_0.5"] = {"x": xs, "f": [xcos(x) for x in xs]}
@@ -206,15 +244,21 @@ def lab_newton(steps: int = 10) -> tuple[dict[str, Any], "plt.Figure"]:
         "gd_line_search": gd_line_search(f2, g2, start, 20),
         "newton": gd_2d(g2, start, 1.0, 20, precondition=1 / np.array([2 * a, 2 * b])),
     }
-    doc["ill_conditioned"] = {"f": f"{a:g}*x1^2 + {b:g}*x2^2", "start": start,
-                              **{k: {"x": v.tolist(), "f": [f2(p) for p in v]} for k, v in runs.items()},
-                              "newton_one_step_error": float(np.abs(runs["newton"][1]).max())}
+    doc["ill_conditioned"] = {
+        "f": f"{a:g}*x1^2 + {b:g}*x2^2",
+        "start": start,
+        **{k: {"x": v.tolist(), "f": [f2(p) for p in v]} for k, v in runs.items()},
+        "newton_one_step_error": float(np.abs(runs["newton"][1]).max()),
+    }
     ax = axes[1, 0]
     _contour(ax, f2, (-5.5, 1.5), (-2.5, 2.5))
     for name, path in runs.items():
         ax.plot(path[:, 0], path[:, 1], "-o", markersize=2.5, label=name.replace("_", " "))
     ax.legend(fontsize=8)
-    ax.set_title(f"f = x1² + {b:g}·x2²: a diagonal preconditioner (here the exact Hessian) evens the curvatures", fontsize=9)
+    ax.set_title(
+        f"f = x1² + {b:g}·x2²: a diagonal preconditioner (here the exact Hessian) evens the curvatures",
+        fontsize=9,
+    )
     ax = axes[1, 1]
     for name, path in runs.items():
         ax.semilogy([max(f2(p), 1e-30) for p in path], "-o", markersize=2.5, label=name.replace("_", " "))
@@ -226,7 +270,7 @@ def lab_newton(steps: int = 10) -> tuple[dict[str, Any], "plt.Figure"]:
     return doc, fig
 
 
-def lab_sgd(steps: int = 50, seed: int = 0, repeats: int = 20) -> tuple[dict[str, Any], "plt.Figure"]:
+def lab_sgd(steps: int = 50, seed: int = 0, repeats: int = 20) -> tuple[dict[str, Any], plt.Figure]:
     """SGD with a constant, an exponentially and a polynomially decaying learning rate (d2l runs
     the exponential schedule for 1,000 steps: it still stalls short of the optimum)."""
     eta = 0.1
@@ -236,18 +280,31 @@ def lab_sgd(steps: int = 50, seed: int = 0, repeats: int = 20) -> tuple[dict[str
         "polynomial": (lambda t: eta * (1 + 0.1 * t) ** -0.5, steps, "η_t = 0.1·(1 + 0.1 t)^-0.5"),
     }
     fig, axes = plt.subplots(1, 4, figsize=(17, 4.3), layout="constrained")
-    doc: dict[str, Any] = {"f": "x1^2 + 2*x2^2", "gradient_noise": "N(0, 1) per coordinate", "seed": seed,
-                           "start": [-5.0, -2.0], "schedules": {}}
+    doc: dict[str, Any] = {
+        "f": "x1^2 + 2*x2^2",
+        "gradient_noise": "N(0, 1) per coordinate",
+        "seed": seed,
+        "start": [-5.0, -2.0],
+        "schedules": {},
+    }
     for ax, (name, (lr_at, n, formula)) in zip(axes, schedules.items()):
         path = sgd_2d([-5.0, -2.0], lr_at, n, seed)
         finals = [quad2d(sgd_2d([-5.0, -2.0], lr_at, n, seed + r)[-1]) for r in range(repeats)]
-        doc["schedules"][name] = {"formula": formula, "steps": n, "x": path.tolist(), "final_f": quad2d(path[-1]),
-                                  "lr": [lr_at(t) for t in range(n)],
-                                  "mean_final_f": float(np.mean(finals)), "seeds": repeats}
+        doc["schedules"][name] = {
+            "formula": formula,
+            "steps": n,
+            "x": path.tolist(),
+            "final_f": quad2d(path[-1]),
+            "lr": [lr_at(t) for t in range(n)],
+            "mean_final_f": float(np.mean(finals)),
+            "seeds": repeats,
+        }
         _contour(ax, quad2d, (-5.5, 2.0), (-3.0, 3.0))
         ax.plot(path[:, 0], path[:, 1], "-o", color="tab:orange", markersize=2.5)
-        ax.set_title(f"{name}: {formula}\nfinal f {quad2d(path[-1]):.3f} (mean of {repeats} seeds {np.mean(finals):.3f})",
-                     fontsize=9)
+        ax.set_title(
+            f"{name}: {formula}\nfinal f {quad2d(path[-1]):.3f} (mean of {repeats} seeds {np.mean(finals):.3f})",
+            fontsize=9,
+        )
         axes[3].loglog(np.arange(1, len(path) + 1), [quad2d(p) for p in path], label=name)
     axes[3].set_xlabel("step + 1")
     axes[3].set_ylabel("f(x)")

@@ -55,15 +55,18 @@ class Trace:
     losses: list[float]
 
 
-def train_pytorch_ch7(run: OptimizerRun, features: torch.Tensor, labels: torch.Tensor, seed: int = 0) -> Trace:
+def train_pytorch_ch7(
+    run: OptimizerRun, features: torch.Tensor, labels: torch.Tensor, seed: int = 0
+) -> Trace:
     """The seed's function: a Linear(5, 1) model, MSELoss / 2, shuffled minibatches; the loss
     over all examples before training and whenever a multiple of 100 examples has been seen."""
     torch.manual_seed(seed)
-    net = nn.Sequential(nn.Linear(features.shape[-1], 1))
+    linear = nn.Linear(features.shape[-1], 1)
+    net = nn.Sequential(linear)
     if run.small_init:
         with torch.no_grad():
-            net[0].weight.normal_(0.0, 0.01)
-            net[0].bias.zero_()
+            linear.weight.normal_(0.0, 0.01)
+            linear.bias.zero_()
     loss = nn.MSELoss()
     optimizer = getattr(torch.optim, run.optimizer)(net.parameters(), **run.hyperparams)
     generator = torch.Generator().manual_seed(seed)
@@ -79,7 +82,7 @@ def train_pytorch_ch7(run: OptimizerRun, features: torch.Tensor, labels: torch.T
         order = torch.randperm(n, generator=generator)
         for batch_i in range(batches):
             start = time.perf_counter()
-            index = order[batch_i * run.batch_size:(batch_i + 1) * run.batch_size]
+            index = order[batch_i * run.batch_size : (batch_i + 1) * run.batch_size]
             l = loss(net(features[index]).view(-1), labels[index]) / 2  # noqa: E741 - the seed's name
             optimizer.zero_grad()
             l.backward()
@@ -99,7 +102,9 @@ def least_squares_loss(features: torch.Tensor, labels: torch.Tensor) -> float:
     return float(np.mean((x @ w - labels.double().numpy()) ** 2) / 2)
 
 
-def lab_optimizers(runs: tuple[OptimizerRun, ...] = D2L_RUNS, seed: int = 0) -> tuple[dict[str, Any], "plt.Figure"]:
+def lab_optimizers(
+    runs: tuple[OptimizerRun, ...] = D2L_RUNS, seed: int = 0
+) -> tuple[dict[str, Any], plt.Figure]:
     features, labels = load_airfoil()
     floor = least_squares_loss(features, labels)
     # The loss's Hessian is X^T X / n (plus the bias row); GD diverges along its top
@@ -110,7 +115,9 @@ def lab_optimizers(runs: tuple[OptimizerRun, ...] = D2L_RUNS, seed: int = 0) -> 
     fig, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(14, 5.5), layout="constrained")
     for trace in traces:
         by_epoch.plot(trace.epochs, trace.losses, label=trace.run.label)
-        by_time.plot(trace.seconds[1:], trace.losses[1:], label=trace.run.label)  # t = 0 has no place on a log axis
+        by_time.plot(
+            trace.seconds[1:], trace.losses[1:], label=trace.run.label
+        )  # t = 0 has no place on a log axis
     for ax, xlabel in ((by_epoch, "epoch"), (by_time, "seconds of training (loss evaluations excluded)")):
         ax.axhline(floor, color="black", linestyle=":", linewidth=1, label=f"least squares {floor:.4f}")
         ax.set_xlabel(xlabel)
@@ -119,14 +126,33 @@ def lab_optimizers(runs: tuple[OptimizerRun, ...] = D2L_RUNS, seed: int = 0) -> 
         ax.grid(alpha=0.3)
     by_time.set_xscale("log")
     by_epoch.legend(fontsize=8)
-    fig.suptitle("train_pytorch_ch7: a linear model on airfoil self-noise (1,500 x 5), loss every 100 examples",
-                 fontsize=11)
-    doc = {"data": AIRFOIL_SOURCE, "examples": len(features), "features": features.shape[1], "seed": seed,
-           "least_squares_loss": floor, "hessian_max_eigenvalue": lambda_max,
-           "largest_stable_gd_lr": 2 / lambda_max,
-           "runs": [{"label": t.run.label, "optimizer": t.run.optimizer, "hyperparams": t.run.hyperparams,
-                     "batch_size": t.run.batch_size, "epochs": t.run.epochs,
-                     "init": "N(0, 0.01), b = 0" if t.run.small_init else "nn.Linear default", "final_loss": t.losses[-1],
-                     "seconds": t.seconds[-1], "epoch_axis": t.epochs, "seconds_axis": t.seconds, "loss": t.losses}
-                    for t in traces]}
+    fig.suptitle(
+        "train_pytorch_ch7: a linear model on airfoil self-noise (1,500 x 5), loss every 100 examples",
+        fontsize=11,
+    )
+    doc = {
+        "data": AIRFOIL_SOURCE,
+        "examples": len(features),
+        "features": features.shape[1],
+        "seed": seed,
+        "least_squares_loss": floor,
+        "hessian_max_eigenvalue": lambda_max,
+        "largest_stable_gd_lr": 2 / lambda_max,
+        "runs": [
+            {
+                "label": t.run.label,
+                "optimizer": t.run.optimizer,
+                "hyperparams": t.run.hyperparams,
+                "batch_size": t.run.batch_size,
+                "epochs": t.run.epochs,
+                "init": "N(0, 0.01), b = 0" if t.run.small_init else "nn.Linear default",
+                "final_loss": t.losses[-1],
+                "seconds": t.seconds[-1],
+                "epoch_axis": t.epochs,
+                "seconds_axis": t.seconds,
+                "loss": t.losses,
+            }
+            for t in traces
+        ],
+    }
     return doc, fig

@@ -14,7 +14,6 @@ from classicnets.fileio import write_text_atomic
 from classicnets.reports.figures import plt, save_figure
 
 
-
 @dataclass
 class ExperimentOutput:
     document: dict[str, Any]
@@ -33,7 +32,9 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def write_experiment(name: str, document: dict[str, Any], fig: "plt.Figure", out_dir: str | Path | None = None) -> ExperimentOutput:
+def write_experiment(
+    name: str, document: dict[str, Any], fig: plt.Figure, out_dir: str | Path | None = None
+) -> ExperimentOutput:
     """Save `fig` as OUT/NAME.png and `document` (plus the experiment's name and its files) as
     OUT/NAME.json; OUT defaults to runs/experiments."""
     out = Path(out_dir) if out_dir is not None else DEFAULT_OUT

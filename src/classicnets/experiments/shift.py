@@ -24,8 +24,9 @@ from classicnets.reports.figures import picture_for_display, plt
 from classicnets.training.checkpoint import LoadedRun, load_run
 
 
-
-def shift_images(images: torch.Tensor, shift: int, axis: str = "horizontal", wrap: bool = False) -> torch.Tensor:
+def shift_images(
+    images: torch.Tensor, shift: int, axis: str = "horizontal", wrap: bool = False
+) -> torch.Tensor:
     """(N, [C,] H, W) images moved `shift` pixels right (horizontal) or down (vertical); what leaves
     one side comes back on the other with `wrap` (seed 003's np.roll), else the gap is black."""
     if axis not in SHIFT_AXES:
@@ -64,23 +65,54 @@ class ShiftResult:
     runs: list[RunShift]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"shifts": self.shifts, "axis": self.axis, "wrap": self.wrap, "image": self.image,
-                "class_names": self.class_names, "test_images": self.test_images,
-                "runs": [{"label": r.label, "run_dir": r.run_dir, "model": r.model, "probabilities": r.probabilities,
-                          "predicted": [self.class_names[int(np.argmax(p))] for p in r.probabilities],
-                          "accuracy": r.accuracy} for r in self.runs]}
+        return {
+            "shifts": self.shifts,
+            "axis": self.axis,
+            "wrap": self.wrap,
+            "image": self.image,
+            "class_names": self.class_names,
+            "test_images": self.test_images,
+            "runs": [
+                {
+                    "label": r.label,
+                    "run_dir": r.run_dir,
+                    "model": r.model,
+                    "probabilities": r.probabilities,
+                    "predicted": [self.class_names[int(np.argmax(p))] for p in r.probabilities],
+                    "accuracy": r.accuracy,
+                }
+                for r in self.runs
+            ],
+        }
 
 
-def shift_accuracy(run: LoadedRun, images: torch.Tensor, labels: torch.Tensor, shifts: list[int],
-                   axis: str = "horizontal", wrap: bool = False) -> list[float]:
+def shift_accuracy(
+    run: LoadedRun,
+    images: torch.Tensor,
+    labels: torch.Tensor,
+    shifts: list[int],
+    axis: str = "horizontal",
+    wrap: bool = False,
+) -> list[float]:
     """Accuracy on `images` shifted by each of `shifts`."""
-    return [float((probabilities(run, shift_images(images, s, axis, wrap)).argmax(1) == labels).double().mean())
-            for s in shifts]
+    return [
+        float((probabilities(run, shift_images(images, s, axis, wrap)).argmax(1) == labels).double().mean())
+        for s in shifts
+    ]
 
 
-def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: str = "train", max_shift: int = 5,
-                     axis: str = "horizontal", wrap: bool = False, limit: int | None = None,
-                     data_dir: str | None = None, dataset: str | None = None) -> ShiftResult:
+def shift_experiment(
+    runs: list[str | Path],
+    *,
+    index: int = SEED_INDEX,
+    split: str = "train",
+    max_shift: int = 5,
+    axis: str = "horizontal",
+    wrap: bool = False,
+    limit: int | None = None,
+    data_dir: str | None = None,
+    dataset: str | None = None,
+) -> ShiftResult:
     """The translation test of `runs` (on pictures of the same classes) on the first run's data
     set, or on `dataset` (the same classes)."""
     if not runs:
@@ -90,7 +122,9 @@ def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: 
     side = data.info.native_size
     if not 0 <= max_shift < side:
         # A shift of the whole side moves the image out of its frame: nothing is left to classify.
-        raise ClassicnetsError(f"--max-shift must be from 0 to {side - 1} (the images are {side} px wide), got {max_shift}")
+        raise ClassicnetsError(
+            f"--max-shift must be from 0 to {side - 1} (the images are {side} px wide), got {max_shift}"
+        )
     if split not in ("train", "test"):
         raise ClassicnetsError(f"split must be train or test, got {split!r}")
     source = data.train if split == "train" else data.test
@@ -104,16 +138,28 @@ def shift_experiment(runs: list[str | Path], *, index: int = SEED_INDEX, split: 
     results = []
     for run in loaded:
         probs = probabilities(run, moved)
-        results.append(RunShift(label=run.label, run_dir=str(run.run_dir), model=run.info.model,
-                                probabilities=probs.tolist(),
-                                accuracy=shift_accuracy(run, test.images, test.labels, shifts, axis, wrap)))
+        results.append(
+            RunShift(
+                label=run.label,
+                run_dir=str(run.run_dir),
+                model=run.info.model,
+                probabilities=probs.tolist(),
+                accuracy=shift_accuracy(run, test.images, test.labels, shifts, axis, wrap),
+            )
+        )
     label = int(source.labels[index])
-    return ShiftResult(shifts=shifts, axis=axis, wrap=wrap,
-                       image={"split": split, "index": index, "label": names[label]},
-                       class_names=names, test_images=len(test), runs=results)
+    return ShiftResult(
+        shifts=shifts,
+        axis=axis,
+        wrap=wrap,
+        image={"split": split, "index": index, "label": names[label]},
+        class_names=names,
+        test_images=len(test),
+        runs=results,
+    )
 
 
-def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Figure":
+def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> plt.Figure:
     """Heatmaps of class probability (rows: shift, columns: class), one per run, side by side;
     below them, test accuracy against the shift, one curve per run."""
     n = len(result.runs)
@@ -131,8 +177,15 @@ def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Fig
         ax.imshow(probs, cmap="gray", vmin=0, vmax=1, aspect="auto")
         for r in range(probs.shape[0]):
             for c in range(probs.shape[1]):
-                ax.text(c, r, f"{probs[r, c]:.2f}", ha="center", va="center", fontsize=6.5,
-                        color="black" if probs[r, c] > 0.5 else "white")
+                ax.text(
+                    c,
+                    r,
+                    f"{probs[r, c]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=6.5,
+                    color="black" if probs[r, c] > 0.5 else "white",
+                )
         ax.set_xticks(range(len(result.class_names)), result.class_names, rotation=60, ha="right", fontsize=8)
         ax.set_yticks(range(len(rows)), rows, fontsize=8)
         ax.set_title(run.label, fontsize=10)
@@ -141,7 +194,9 @@ def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Fig
         ax.plot(result.shifts, run.accuracy, marker="o", label=run.label)
     ax.set_xlabel(f"{result.axis} shift in pixels ({'wrapped around' if result.wrap else 'zero fill'})")
     ax.set_ylabel("test accuracy")
-    ax.set_title(f"Accuracy on {result.test_images:,} test images, each shifted by the same amount", fontsize=10)
+    ax.set_title(
+        f"Accuracy on {result.test_images:,} test images, each shifted by the same amount", fontsize=10
+    )
     ax.set_ylim(0, 1)
     ax.grid(alpha=0.3)
     ax.legend()
@@ -149,8 +204,14 @@ def plot_shift(result: ShiftResult, image: np.ndarray | None = None) -> "plt.Fig
     return fig
 
 
-def run_shift(runs: list[str | Path], *, out_dir: str | Path | None = None, data_dir: str | None = None,
-              dataset: str | None = None, **kwargs: Any) -> tuple[ShiftResult, ExperimentOutput]:
+def run_shift(
+    runs: list[str | Path],
+    *,
+    out_dir: str | Path | None = None,
+    data_dir: str | None = None,
+    dataset: str | None = None,
+    **kwargs: Any,
+) -> tuple[ShiftResult, ExperimentOutput]:
     result = shift_experiment(runs, data_dir=data_dir, dataset=dataset, **kwargs)
     data = data_for_run(load_run(runs[0]).input, dataset=dataset, data_dir=data_dir)
     source = data.train if result.image["split"] == "train" else data.test

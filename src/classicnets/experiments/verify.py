@@ -3,6 +3,7 @@ layers of `classicnets.numpy_runtime`, layer by layer, and compare it with PyTor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,26 @@ class Verification:
         return self.max_error <= self.tolerance
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "batch": self.batch, "tolerance": self.tolerance, "passed": self.passed,
-                "max_abs_diff": self.max_abs_diff, "max_error": self.max_error,
-                "layers": [{"name": l.name, "type": l.type, "max_abs_diff": l.max_abs_diff, "scale": l.scale,
-                            "error": l.error, "shape": l.shape} for l in self.layers],
-                **({"toy_trace": self.toy_trace} if self.toy_trace else {})}
+        return {
+            "source": self.source,
+            "batch": self.batch,
+            "tolerance": self.tolerance,
+            "passed": self.passed,
+            "max_abs_diff": self.max_abs_diff,
+            "max_error": self.max_error,
+            "layers": [
+                {
+                    "name": layer.name,
+                    "type": layer.type,
+                    "max_abs_diff": layer.max_abs_diff,
+                    "scale": layer.scale,
+                    "error": layer.error,
+                    "shape": layer.shape,
+                }
+                for layer in self.layers
+            ],
+            **({"toy_trace": self.toy_trace} if self.toy_trace else {}),
+        }
 
 
 @torch.no_grad()
@@ -87,15 +103,18 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
     _, peak = dry_run(spec, tuple(x.shape[1:]), weights)
     fits = max(1, VERIFY_BYTES // (3 * 8 * peak))  # float64, PyTorch's copy of each layer's output beside it
     if len(x) > fits:
-        raise ClassicnetsError(f"--batch {len(x)}: at most {fits} images of this network fit in the "
-                               f"{VERIFY_BYTES >> 30} GiB the check may take; give a smaller --batch")
+        raise ClassicnetsError(
+            f"--batch {len(x)}: at most {fits} images of this network fit in the "
+            f"{VERIFY_BYTES >> 30} GiB the check may take; give a smaller --batch"
+        )
     modules = dict(model.named_modules())
     torch_out: dict[str, list[np.ndarray]] = {}
 
-    def hook(name: str):  # noqa: ANN202
+    def hook(name: str) -> Callable[[nn.Module, Any, Any], None]:
         def record(_module: nn.Module, _args: Any, output: Any) -> None:
             if isinstance(output, torch.Tensor):
                 torch_out.setdefault(name, []).append(output.detach().double().numpy())
+
         return record
 
     handles = [module.register_forward_hook(hook(name)) for name, module in modules.items()]
@@ -116,9 +135,15 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
         seen[name] = index + 1
         reference = torch_out[name][index]
         diff = float(np.abs(out - reference).max()) if out.shape == reference.shape else float("inf")
-        checks.append(LayerCheck(name=name or "(model)", type=type(modules[name]).__name__,
-                                 max_abs_diff=diff, shape=list(reference.shape),
-                                 scale=float(np.abs(reference).max()) if reference.size else 0.0))
+        checks.append(
+            LayerCheck(
+                name=name or "(model)",
+                type=type(modules[name]).__name__,
+                max_abs_diff=diff,
+                shape=list(reference.shape),
+                scale=float(np.abs(reference).max()) if reference.size else 0.0,
+            )
+        )
 
     run_spec(spec, x.double().numpy(), weights, dtype=np.float64, record=compare)
     return checks
@@ -127,9 +152,13 @@ def compare_forward(model: nn.Module, x: torch.Tensor) -> list[LayerCheck]:
 def toy_trace(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
     """Seed 003's hand computation for its 4x4 toy network, per image: the 2x2 sliding sums,
     after ReLU, after max-pooling, the linear output and the sigmoid."""
-    conv, linear = model.features[0], model.head[1]
+    conv, linear = model.get_submodule("features.0"), model.get_submodule("head.1")
+    if not isinstance(conv, nn.Conv2d) or not isinstance(linear, nn.Linear):
+        raise ClassicnetsError(
+            "the hand computation follows seed 003's toy network: a conv, then a linear layer"
+        )
     kernel = conv.weight.detach().double().numpy()[0, 0]
-    bias = float(conv.bias.detach()[0])
+    bias = float(conv.bias.detach()[0]) if conv.bias is not None else 0.0
     w, b = float(linear.weight.detach()[0, 0]), float(linear.bias.detach()[0])
     trace = []
     with torch.no_grad():
@@ -140,8 +169,16 @@ def toy_trace(model: nn.Module, x: torch.Tensor) -> list[dict[str, Any]]:
         pooled = float(relu.max())
         linear_out = pooled * w + b
         sigmoid = float(ops.sigmoid(np.array(linear_out)))
-        trace.append({"sumprod": sums.tolist(), "after_relu": relu.tolist(), "after_max_pool": pooled,
-                      "linear": linear_out, "sigmoid": sigmoid, "pytorch": float(expected)})
+        trace.append(
+            {
+                "sumprod": sums.tolist(),
+                "after_relu": relu.tolist(),
+                "after_max_pool": pooled,
+                "linear": linear_out,
+                "sigmoid": sigmoid,
+                "pytorch": float(expected),
+            }
+        )
     return trace
 
 
@@ -156,8 +193,14 @@ def _randomise_statistics(model: nn.Module, seed: int) -> None:
             buffer.copy_(torch.rand(buffer.shape, generator=gen) + 0.5)
 
 
-def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None = None,
-                model_args: dict[str, Any] | None = None) -> tuple[nn.Module, torch.Tensor, str]:
+def load_source(
+    source: str,
+    *,
+    batch: int,
+    seed: int = 0,
+    data_dir: str | None = None,
+    model_args: dict[str, Any] | None = None,
+) -> tuple[nn.Module, torch.Tensor, str]:
     """(model, input batch, label) for a run directory / checkpoint, or a model name with
     random weights (seeded) fed as its book recipe feeds it."""
     if source in list_models():
@@ -171,28 +214,43 @@ def load_source(source: str, *, batch: int, seed: int = 0, data_dir: str | None 
         run = load_run(source)
         model, spec, label = run.model, run.input, f"{run.info.model} run {source}"
     else:
-        raise ClassicnetsError(f"{source!r} is neither a run directory, a checkpoint nor a model name "
-                               f"(models: {', '.join(list_models())})")
+        raise ClassicnetsError(
+            f"{source!r} is neither a run directory, a checkpoint nor a model name "
+            f"(models: {', '.join(list_models())})"
+        )
     if not spec.images:
         return model, toy_4x4()[0][:batch], label
     images = data_for_run(spec, data_dir=data_dir).test.images[:batch]
     return model, to_model_input(images, BatchConfig.for_input(spec)), label
 
 
-def verify(source: str, *, batch: int = 8, seed: int = 0, tolerance: float = VERIFY_TOLERANCE,
-           data_dir: str | None = None) -> Verification:
+def verify(
+    source: str,
+    *,
+    batch: int = 8,
+    seed: int = 0,
+    tolerance: float = VERIFY_TOLERANCE,
+    data_dir: str | None = None,
+) -> Verification:
     """Compare PyTorch and the NumPy walker on a batch of real test images (the toy images
     for seed 003's tiny network)."""
     if not 1 <= batch <= MAX_VERIFY_BATCH:
         raise ClassicnetsError(f"--batch {batch}: at most {MAX_VERIFY_BATCH} images are checked at once")
     model, x, label = load_source(source, batch=batch, seed=seed, data_dir=data_dir)
     checks = compare_forward(model, x)
-    is_toy = isinstance(model, ClassicNet) and model.model_name == "tiny_cnn" and tuple(x.shape[1:]) == (1, 4, 4)
-    return Verification(source=label, layers=checks, tolerance=tolerance, batch=len(x),
-                        toy_trace=toy_trace(model, x) if is_toy else [])
+    is_toy = (
+        isinstance(model, ClassicNet) and model.model_name == "tiny_cnn" and tuple(x.shape[1:]) == (1, 4, 4)
+    )
+    return Verification(
+        source=label,
+        layers=checks,
+        tolerance=tolerance,
+        batch=len(x),
+        toy_trace=toy_trace(model, x) if is_toy else [],
+    )
 
 
-def plot_verification(result: Verification) -> "plt.Figure":
+def plot_verification(result: Verification) -> plt.Figure:
     names = [f"{layer.name} ({layer.type})" for layer in result.layers]
     diffs = [max(layer.error, 1e-18) for layer in result.layers]
     height = max(3.0, 0.16 * len(names) + 1.2)
@@ -205,12 +263,16 @@ def plot_verification(result: Verification) -> "plt.Figure":
     ax.invert_yaxis()
     ax.set_xlabel("largest |NumPy - PyTorch| over the batch / max(1, the layer's largest |output|)")
     verdict = "agree" if result.passed else "DISAGREE"
-    ax.set_title(f"{result.source}: NumPy and PyTorch {verdict} (batch {result.batch}, max {result.max_error:.2e})",
-                 fontsize=9)
+    ax.set_title(
+        f"{result.source}: NumPy and PyTorch {verdict} (batch {result.batch}, max {result.max_error:.2e})",
+        fontsize=9,
+    )
     ax.legend(loc="lower right", fontsize=8)
     return fig
 
 
-def run_verify(source: str, *, out_dir: str | Path | None = None, **kwargs: Any) -> tuple[Verification, ExperimentOutput]:
+def run_verify(
+    source: str, *, out_dir: str | Path | None = None, **kwargs: Any
+) -> tuple[Verification, ExperimentOutput]:
     result = verify(source, **kwargs)
     return result, write_experiment("verify", result.to_dict(), plot_verification(result), out_dir)

@@ -1,25 +1,55 @@
 """The model zoo. Importing this package registers every network."""
 
 from classicnets.models import (  # noqa: F401  (imported to register their builders)
-    mlp, tiny_cnn, lenet, alexnet, vgg, nin, googlenet, resnet, densenet,
+    alexnet,
+    densenet,
+    googlenet,
+    lenet,
+    mlp,
+    nin,
+    resnet,
+    tiny_cnn,
+    vgg,
 )
 from classicnets.models.base import (
-    ClassicNet, ClassifierSurface, init_book_weights, init_kaiming_weights, top_level_layers,
+    ClassicNet,
+    ClassifierSurface,
+    init_book_weights,
+    init_kaiming_weights,
+    top_level_layers,
 )
 from classicnets.models.layers import BookBatchNorm
 from classicnets.models.mlp import FashionNetwork, fashion_network_sequential
-from classicnets.zoo import NAMES
 from classicnets.models.registry import (
-    ModelConfig, create_model, create_model_for_input, create_model_for_spec, get_model_config, list_models,
+    ModelConfig,
+    create_model,
+    create_model_for_input,
+    create_model_for_spec,
+    get_model_config,
+    list_models,
     model_arguments,
     smallest_input_side,
 )
+from classicnets.zoo import NAMES
 
 if tuple(list_models()) != NAMES:
     raise RuntimeError(f"classicnets.zoo.NAMES {NAMES} and the registered networks {list_models()} disagree")
 
 __all__ = [
-    "ClassicNet", "ClassifierSurface", "BookBatchNorm", "FashionNetwork", "ModelConfig",
-    "create_model", "create_model_for_input", "create_model_for_spec", "fashion_network_sequential", "get_model_config", "init_book_weights", "init_kaiming_weights",
-    "list_models", "model_arguments", "smallest_input_side", "top_level_layers",
+    "BookBatchNorm",
+    "ClassicNet",
+    "ClassifierSurface",
+    "FashionNetwork",
+    "ModelConfig",
+    "create_model",
+    "create_model_for_input",
+    "create_model_for_spec",
+    "fashion_network_sequential",
+    "get_model_config",
+    "init_book_weights",
+    "init_kaiming_weights",
+    "list_models",
+    "model_arguments",
+    "smallest_input_side",
+    "top_level_layers",
 ]

@@ -4,7 +4,7 @@ book's weight initialisation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 from torch import nn
@@ -64,8 +64,9 @@ def smallest_input_size(module: nn.Module, in_channels: int) -> int:
 
 def too_small(name: str, height: int, width: int, minimum: int) -> InputSizeError:
     """The one error for an input smaller than a network takes, naming the size that works."""
-    return InputSizeError(f"{name} cannot take {height}x{width} inputs: the smallest size that works "
-                          f"is {minimum}x{minimum}")
+    return InputSizeError(
+        f"{name} cannot take {height}x{width} inputs: the smallest size that works is {minimum}x{minimum}"
+    )
 
 
 def features_output_shape(
@@ -175,10 +176,12 @@ def top_level_layers(model: nn.Module) -> Iterable[tuple[str, nn.Module]]:
         yield from model.named_children()
 
 
-def _initialised_layers(model: nn.Module) -> Iterable[nn.Module]:
+def _initialised_layers(model: nn.Module) -> Iterator[nn.Linear | nn.Conv2d]:
     # seed 000 tests `type(m) == nn.Linear or type(m) == nn.Conv2d`: exact types, not Lazy or
     # other derived modules.
-    return (module for module in model.modules() if type(module) in (nn.Linear, nn.Conv2d))
+    for module in model.modules():
+        if type(module) is nn.Linear or type(module) is nn.Conv2d:
+            yield module
 
 
 def init_book_weights(model: nn.Module) -> nn.Module:

@@ -9,7 +9,11 @@ from classicnets.errors import ModelError
 
 NORM_CHOICES = ("batch", "scratch")
 ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "gelu": nn.GELU, "silu": nn.SiLU,
+    "relu": nn.ReLU,
+    "sigmoid": nn.Sigmoid,
+    "tanh": nn.Tanh,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
     "leaky_relu": nn.LeakyReLU,
 }
 
@@ -34,6 +38,9 @@ class BookBatchNorm(nn.Module):
     convention is the weight of the *old* average (0.9), the opposite of `nn.BatchNorm`'s
     0.1, and its moving variance uses the biased batch variance.
     """
+
+    moving_mean: torch.Tensor
+    moving_var: torch.Tensor
 
     def __init__(self, num_features: int, num_dims: int, momentum: float = 0.9, eps: float = 1e-5) -> None:
         super().__init__()

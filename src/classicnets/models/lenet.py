@@ -24,8 +24,12 @@ def _lenet(
 ) -> ClassicNet:
     def conv_unit(c_in: int, c_out: int, pad: int) -> list[nn.Module]:
         bn = [make_norm(norm, c_out, 4)] if norm else []  # BN after the conv, before the activation
-        return [nn.Conv2d(c_in, c_out, kernel_size=5, padding=pad), *bn, act_layer(),
-                nn.AvgPool2d(kernel_size=2, stride=2)]
+        return [
+            nn.Conv2d(c_in, c_out, kernel_size=5, padding=pad),
+            *bn,
+            act_layer(),
+            nn.AvgPool2d(kernel_size=2, stride=2),
+        ]
 
     features = nn.Sequential(*conv_unit(in_channels, 6, padding), *conv_unit(6, 16, 0))
     flat = math.prod(features_output_shape(name, features, in_channels, input_size))
@@ -34,9 +38,17 @@ def _lenet(
         bn = [make_norm(norm, f_out, 2)] if norm else []
         return [nn.Linear(f_in, f_out), *bn, act_layer()]
 
-    head = nn.Sequential(nn.Flatten(), *dense_unit(flat, 120), *dense_unit(120, 84), nn.Linear(84, num_classes))
-    return ClassicNet(name, features, head, in_channels=in_channels,
-                      classifier_name=f"head.{len(head) - 1}", fixed_input_size=input_size)
+    head = nn.Sequential(
+        nn.Flatten(), *dense_unit(flat, 120), *dense_unit(120, 84), nn.Linear(84, num_classes)
+    )
+    return ClassicNet(
+        name,
+        features,
+        head,
+        in_channels=in_channels,
+        classifier_name=f"head.{len(head) - 1}",
+        fixed_input_size=input_size,
+    )
 
 
 @register_model(
@@ -44,12 +56,23 @@ def _lenet(
     seed="000",
 )
 def lenet(
-    *, in_channels: int = 1, num_classes: int = 10, input_size: int = 28,
-    act_layer: type[nn.Module] = nn.Sigmoid, norm: str | None = None,
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    input_size: int = 28,
+    act_layer: type[nn.Module] = nn.Sigmoid,
+    norm: str | None = None,
 ) -> ClassicNet:
     # seed 000: padding 2 on the first conv because LeNet was designed for 32x32 inputs.
-    return _lenet("lenet", in_channels=in_channels, num_classes=num_classes, input_size=input_size,
-                  act_layer=act_layer, norm=norm, padding=2)
+    return _lenet(
+        "lenet",
+        in_channels=in_channels,
+        num_classes=num_classes,
+        input_size=input_size,
+        act_layer=act_layer,
+        norm=norm,
+        padding=2,
+    )
 
 
 @register_model(
@@ -57,9 +80,20 @@ def lenet(
     seed="004",
 )
 def lenet_bn(
-    *, in_channels: int = 1, num_classes: int = 10, input_size: int = 28,
-    act_layer: type[nn.Module] = nn.Sigmoid, norm: str = "batch",
+    *,
+    in_channels: int = 1,
+    num_classes: int = 10,
+    input_size: int = 28,
+    act_layer: type[nn.Module] = nn.Sigmoid,
+    norm: str = "batch",
 ) -> ClassicNet:
     # The book's BN chapter drops LeNet's padding: 28 -> 24 -> 12 -> 8 -> 4, so 16*4*4 = 256.
-    return _lenet("lenet_bn", in_channels=in_channels, num_classes=num_classes, input_size=input_size,
-                  act_layer=act_layer, norm=norm, padding=0)
+    return _lenet(
+        "lenet_bn",
+        in_channels=in_channels,
+        num_classes=num_classes,
+        input_size=input_size,
+        act_layer=act_layer,
+        norm=norm,
+        padding=0,
+    )

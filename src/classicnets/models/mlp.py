@@ -76,15 +76,28 @@ class FashionNetwork(ClassifierSurface):
 
 
 def fashion_network_sequential(
-    *, in_features: int = 784, hidden: tuple[int, int] = (256, 128), num_classes: int = 10, dropout: float = 0.25
+    *,
+    in_features: int = 784,
+    hidden: tuple[int, int] = (256, 128),
+    num_classes: int = 10,
+    dropout: float = 0.25,
 ) -> nn.Sequential:
     """Seed 002's "define it with nn.Sequential" form; its state dict matches FashionNetwork's."""
-    return nn.Sequential(OrderedDict([
-        ("flatten", nn.Flatten()),
-        ("hidden1", nn.Linear(in_features, hidden[0])), ("relu1", nn.ReLU()), ("drop1", nn.Dropout(dropout)),
-        ("hidden2", nn.Linear(hidden[0], hidden[1])), ("relu2", nn.ReLU()), ("drop2", nn.Dropout(dropout)),
-        ("output", nn.Linear(hidden[1], num_classes)), ("log_softmax", nn.LogSoftmax(dim=1)),
-    ]))
+    return nn.Sequential(
+        OrderedDict(
+            [
+                ("flatten", nn.Flatten()),
+                ("hidden1", nn.Linear(in_features, hidden[0])),
+                ("relu1", nn.ReLU()),
+                ("drop1", nn.Dropout(dropout)),
+                ("hidden2", nn.Linear(hidden[0], hidden[1])),
+                ("relu2", nn.ReLU()),
+                ("drop2", nn.Dropout(dropout)),
+                ("output", nn.Linear(hidden[1], num_classes)),
+                ("log_softmax", nn.LogSoftmax(dim=1)),
+            ]
+        )
+    )
 
 
 @register_model(
@@ -102,6 +115,12 @@ def mlp(
     form: str = "module",
 ) -> FashionNetwork:
     return FashionNetwork(
-        in_features=in_channels * input_size * input_size, hidden=hidden, num_classes=num_classes,
-        dropout=dropout, act_layer=act_layer, form=form, in_channels=in_channels, input_size=input_size,
+        in_features=in_channels * input_size * input_size,
+        hidden=hidden,
+        num_classes=num_classes,
+        dropout=dropout,
+        act_layer=act_layer,
+        form=form,
+        in_channels=in_channels,
+        input_size=input_size,
     )

@@ -9,18 +9,24 @@ from classicnets.models.base import ClassicNet
 from classicnets.models.registry import register_model
 
 
-def nin_block(in_channels: int, out_channels: int, kernel_size: int, strides: int, padding: int) -> nn.Sequential:
+def nin_block(
+    in_channels: int, out_channels: int, kernel_size: int, strides: int, padding: int
+) -> nn.Sequential:
     """A conv, then two 1x1 convs acting as a per-pixel fully connected layer, each with ReLU."""
     return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size, stride=strides, padding=padding), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
-        nn.Conv2d(out_channels, out_channels, kernel_size=1), nn.ReLU(),
+        nn.Conv2d(in_channels, out_channels, kernel_size=kernel_size, stride=strides, padding=padding),
+        nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1),
+        nn.ReLU(),
+        nn.Conv2d(out_channels, out_channels, kernel_size=1),
+        nn.ReLU(),
     )
 
 
 @register_model(
     description="NiN: four nin_blocks (AlexNet's sizes) with max-pooling, dropout, global average pooling",
-    seed="000", cpu_channels_last=True,
+    seed="000",
+    cpu_channels_last=True,
 )
 def nin(*, in_channels: int = 1, num_classes: int = 10, dropout: float = 0.5) -> ClassicNet:
     features = nn.Sequential(

@@ -6,13 +6,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
-from torch import nn
 
 from classicnets.errors import ClassicnetsError, InputSizeError, ModelError
 from classicnets.inputs import InputSpec, outputs_fit
-from classicnets.models.base import smallest_working_size, too_small
+from classicnets.models.base import ClassifierSurface, smallest_working_size, too_small
 from classicnets.models.layers import resolve_activation
 
 
@@ -25,7 +25,7 @@ class ModelConfig:
     """
 
     name: str
-    builder: Callable[..., nn.Module]
+    builder: Callable[..., ClassifierSurface]
     description: str
     seed: str  # where the definition comes from: a seed number or the book chapter
     # Train in channels_last on the CPU: measured faster for the larger conv networks
@@ -34,6 +34,7 @@ class ModelConfig:
 
 
 _REGISTRY: dict[str, ModelConfig] = {}
+_Builder = TypeVar("_Builder", bound=Callable[..., ClassifierSurface])
 
 
 def register_model(
@@ -41,15 +42,20 @@ def register_model(
     description: str,
     seed: str,
     cpu_channels_last: bool = False,
-) -> Callable[[Callable[..., nn.Module]], Callable[..., nn.Module]]:
+) -> Callable[[_Builder], _Builder]:
     """Register a builder under its function name; a duplicate name is a bug and raises."""
 
-    def decorate(builder: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
+    def decorate(builder: _Builder) -> _Builder:
         name = builder.__name__
         if name in _REGISTRY:
             raise RuntimeError(f"model {name!r} is registered twice")
-        _REGISTRY[name] = ModelConfig(name=name, builder=builder, description=description, seed=seed,
-                                      cpu_channels_last=cpu_channels_last)
+        _REGISTRY[name] = ModelConfig(
+            name=name,
+            builder=builder,
+            description=description,
+            seed=seed,
+            cpu_channels_last=cpu_channels_last,
+        )
         return builder
 
     return decorate
@@ -64,9 +70,7 @@ def get_model_config(name: str) -> ModelConfig:
     try:
         return _REGISTRY[name]
     except KeyError:
-        raise ModelError(
-            f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}"
-        ) from None
+        raise ModelError(f"unknown model {name!r}; choose one of: {', '.join(_REGISTRY)}") from None
 
 
 def model_arguments(name: str) -> dict[str, inspect.Parameter]:
@@ -74,14 +78,12 @@ def model_arguments(name: str) -> dict[str, inspect.Parameter]:
     return dict(inspect.signature(get_model_config(name).builder).parameters)
 
 
-def create_model(name: str, **kwargs: object) -> nn.Module:
+def create_model(name: str, **kwargs: object) -> ClassifierSurface:
     """Build the network registered as `name`, with `kwargs` overriding its defaults."""
     accepted = model_arguments(name)
     unknown = sorted(set(kwargs) - set(accepted))
     if unknown:
-        raise ModelError(
-            f"{name} does not take {', '.join(unknown)}; it takes: {', '.join(accepted)}"
-        )
+        raise ModelError(f"{name} does not take {', '.join(unknown)}; it takes: {', '.join(accepted)}")
     if "act_layer" in kwargs:
         kwargs["act_layer"] = resolve_activation(kwargs["act_layer"])  # type: ignore[arg-type]
     try:
@@ -95,7 +97,7 @@ def create_model(name: str, **kwargs: object) -> nn.Module:
         raise ModelError(f"cannot build {name}({given}): {exc}") from None
 
 
-def create_model_for_input(name: str, side: int, **kwargs: object) -> nn.Module:
+def create_model_for_input(name: str, side: int, **kwargs: object) -> ClassifierSurface:
     """Build `name` for square inputs of `side` pixels.
 
     A network whose classifier's width depends on its input (the MLP, LeNet, AlexNet, VGG) is
@@ -113,7 +115,7 @@ def create_model_for_input(name: str, side: int, **kwargs: object) -> nn.Module:
     return model
 
 
-def create_model_for_spec(name: str, spec: InputSpec, **kwargs: object) -> nn.Module:
+def create_model_for_spec(name: str, spec: InputSpec, **kwargs: object) -> ClassifierSurface:
     """Build `name` for a run's input: its side, its channels and (unless the arguments say
     otherwise) one output per class, or the builder's single sigmoid output for two classes."""
     classes = len(spec.class_names)
@@ -129,7 +131,7 @@ def smallest_input_side(name: str, **kwargs: object) -> int:
     with torch.device("meta"):
         model = create_model(name, **kwargs)
     if getattr(model, "fixed_input_size", None) is None:
-        return model.min_input_size  # type: ignore[return-value]
+        return model.min_input_size
 
     def works(side: int) -> bool:
         try:

@@ -17,11 +17,15 @@ class Residual(nn.Module):
     """Two 3x3 convs with BN; a 1x1 conv (`conv3`) reshapes the shortcut when the channels
     or the stride change (seed 004, the book's `Residual`)."""
 
-    def __init__(self, in_channels: int, out_channels: int, use_1x1conv: bool = False, stride: int = 1) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, use_1x1conv: bool = False, stride: int = 1
+    ) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, stride=stride)
         self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
-        self.conv3 = nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride) if use_1x1conv else None
+        self.conv3 = (
+            nn.Conv2d(in_channels, out_channels, kernel_size=1, stride=stride) if use_1x1conv else None
+        )
         self.bn1 = nn.BatchNorm2d(out_channels)
         self.bn2 = nn.BatchNorm2d(out_channels)
 
@@ -33,7 +37,9 @@ class Residual(nn.Module):
         return F.relu(y + x)
 
 
-def resnet_block(in_channels: int, out_channels: int, num_residuals: int, first_block: bool = False) -> nn.Sequential:
+def resnet_block(
+    in_channels: int, out_channels: int, num_residuals: int, first_block: bool = False
+) -> nn.Sequential:
     """`num_residuals` blocks; all but the first stage halve the size in their first block."""
     if first_block and in_channels != out_channels:
         raise ValueError("the first stage keeps the stem's channel count")
@@ -46,7 +52,9 @@ def resnet_block(in_channels: int, out_channels: int, num_residuals: int, first_
     return nn.Sequential(*blocks)
 
 
-def _resnet(name: str, layers: tuple[int, int, int, int], *, in_channels: int, num_classes: int) -> ClassicNet:
+def _resnet(
+    name: str, layers: tuple[int, int, int, int], *, in_channels: int, num_classes: int
+) -> ClassicNet:
     # Names follow seed 004: the stem is children 0-3, then "resnet_block1".."resnet_block4".
     stages: list[tuple[str, nn.Module]] = [
         ("0", nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3)),
@@ -56,13 +64,20 @@ def _resnet(name: str, layers: tuple[int, int, int, int], *, in_channels: int, n
     ]
     channels = (64, 64, 128, 256, 512)
     for i, blocks in enumerate(layers):
-        stages.append((f"resnet_block{i + 1}", resnet_block(channels[i], channels[i + 1], blocks, first_block=i == 0)))
-    head = nn.Sequential(OrderedDict([
-        ("global_avg_pool", nn.AdaptiveAvgPool2d((1, 1))),
-        ("fc", nn.Sequential(nn.Flatten(), nn.Linear(512, num_classes))),
-    ]))
-    return ClassicNet(name, nn.Sequential(OrderedDict(stages)), head, in_channels=in_channels,
-                      classifier_name="head.fc.1")
+        stages.append(
+            (f"resnet_block{i + 1}", resnet_block(channels[i], channels[i + 1], blocks, first_block=i == 0))
+        )
+    head = nn.Sequential(
+        OrderedDict(
+            [
+                ("global_avg_pool", nn.AdaptiveAvgPool2d((1, 1))),
+                ("fc", nn.Sequential(nn.Flatten(), nn.Linear(512, num_classes))),
+            ]
+        )
+    )
+    return ClassicNet(
+        name, nn.Sequential(OrderedDict(stages)), head, in_channels=in_channels, classifier_name="head.fc.1"
+    )
 
 
 @register_model(

@@ -20,5 +20,11 @@ def tiny_cnn(*, in_channels: int = 1, num_classes: int = 1, input_size: int = 4)
     flat = math.prod(features_output_shape("tiny_cnn", features, in_channels, input_size))
     # seed 003 ends in a sigmoid because it trains with BCELoss: the outputs are probabilities.
     head = nn.Sequential(nn.Flatten(), nn.Linear(flat, num_classes), nn.Sigmoid())
-    return ClassicNet("tiny_cnn", features, head, in_channels=in_channels,
-                      classifier_name="head.1", fixed_input_size=input_size)
+    return ClassicNet(
+        "tiny_cnn",
+        features,
+        head,
+        in_channels=in_channels,
+        classifier_name="head.1",
+        fixed_input_size=input_size,
+    )

@@ -7,6 +7,7 @@ conv, and a narrower classifier (`hidden`; 0: one linear layer on the flattened 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from torch import nn
 
@@ -24,8 +25,12 @@ VGG_ARCHS: dict[str, tuple[tuple[int, int], ...]] = {
 
 
 def vgg_block(
-    num_convs: int, in_channels: int, out_channels: int, *,
-    batch_norm: bool = False, act_layer: type[nn.Module] = nn.ReLU,
+    num_convs: int,
+    in_channels: int,
+    out_channels: int,
+    *,
+    batch_norm: bool = False,
+    act_layer: type[nn.Module] = nn.ReLU,
 ) -> nn.Sequential:
     """`num_convs` 3x3 convs (padding 1 keeps the size), then a 2x2 max-pool that halves it."""
     layers: list[nn.Module] = []
@@ -40,8 +45,17 @@ def vgg_block(
 
 
 def _vgg(
-    name: str, *, in_channels: int, num_classes: int, input_size: int, width_ratio: int,
-    batch_norm: bool, dropout: float, act_layer: type[nn.Module], blocks: int | None, hidden: int,
+    name: str,
+    *,
+    in_channels: int,
+    num_classes: int,
+    input_size: int,
+    width_ratio: int,
+    batch_norm: bool,
+    dropout: float,
+    act_layer: type[nn.Module],
+    blocks: int | None,
+    hidden: int,
 ) -> ClassicNet:
     if width_ratio < 1:
         raise ModelError(f"width_ratio must be a positive integer, got {width_ratio}")
@@ -54,38 +68,67 @@ def _vgg(
     for num_convs, out_channels in arch[:blocks]:
         # seed 000: `small_conv_arch = [(pair[0], pair[1] // ratio) ...]` narrows every block.
         out_channels //= width_ratio
-        stages.append(vgg_block(num_convs, channels, out_channels, batch_norm=batch_norm, act_layer=act_layer))
+        stages.append(
+            vgg_block(num_convs, channels, out_channels, batch_norm=batch_norm, act_layer=act_layer)
+        )
         channels = out_channels
     features = nn.Sequential(*stages)
     flat = math.prod(features_output_shape(name, features, in_channels, input_size))  # 7x7 at 224, 3x3 at 96
     if hidden:
         head = nn.Sequential(
             nn.Flatten(),
-            nn.Linear(flat, hidden), act_layer(), nn.Dropout(dropout),
-            nn.Linear(hidden, hidden), act_layer(), nn.Dropout(dropout),
+            nn.Linear(flat, hidden),
+            act_layer(),
+            nn.Dropout(dropout),
+            nn.Linear(hidden, hidden),
+            act_layer(),
+            nn.Dropout(dropout),
             nn.Linear(hidden, num_classes),
         )
     else:
         head = nn.Sequential(nn.Flatten(), nn.Linear(flat, num_classes))
-    return ClassicNet(name, features, head, in_channels=in_channels,
-                      classifier_name=f"head.{len(head) - 1}", fixed_input_size=input_size)
+    return ClassicNet(
+        name,
+        features,
+        head,
+        in_channels=in_channels,
+        classifier_name=f"head.{len(head) - 1}",
+        fixed_input_size=input_size,
+    )
 
 
-def _register_vgg(name: str, layers: str, seed: str):  # noqa: ANN202 - returns the builder
+def _register_vgg(name: str, layers: str, seed: str) -> Callable[..., ClassicNet]:
     def builder(
-        *, in_channels: int = 1, num_classes: int = 10, input_size: int = 224, width_ratio: int = 1,
-        batch_norm: bool = False, dropout: float = 0.5, act_layer: type[nn.Module] = nn.ReLU,
-        blocks: int | None = None, hidden: int = 4096,
+        *,
+        in_channels: int = 1,
+        num_classes: int = 10,
+        input_size: int = 224,
+        width_ratio: int = 1,
+        batch_norm: bool = False,
+        dropout: float = 0.5,
+        act_layer: type[nn.Module] = nn.ReLU,
+        blocks: int | None = None,
+        hidden: int = 4096,
     ) -> ClassicNet:
-        return _vgg(name, in_channels=in_channels, num_classes=num_classes, input_size=input_size,
-                    width_ratio=width_ratio, batch_norm=batch_norm, dropout=dropout, act_layer=act_layer,
-                    blocks=blocks, hidden=hidden)
+        return _vgg(
+            name,
+            in_channels=in_channels,
+            num_classes=num_classes,
+            input_size=input_size,
+            width_ratio=width_ratio,
+            batch_norm=batch_norm,
+            dropout=dropout,
+            act_layer=act_layer,
+            blocks=blocks,
+            hidden=hidden,
+        )
 
     builder.__name__ = builder.__qualname__ = name
     builder.__doc__ = f"{name.upper()}: {layers}; `width_ratio=4` is the book's narrow variant."
     return register_model(
         description=f"{name.upper()}: {layers} 3x3 convs in 5 vgg_blocks, 4096-4096-10 classifier",
-        seed=seed, cpu_channels_last=True,
+        seed=seed,
+        cpu_channels_last=True,
     )(builder)
 
 

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import itertools
 import sys
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,10 @@ from classicnets.policy import JsonList, run_command
 _FILES_AT_ONCE = 256
 
 
-def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[dict], bool]:
-    results, pictures, failed = [], [], False
+def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[dict[str, Any]], bool]:
+    results: list[dict[str, Any]] = []
+    pictures: list[np.ndarray] = []
+    failed = False
     for path in paths:
         try:
             pictures.append(read_picture(path, model.input))
@@ -43,10 +46,12 @@ def _classify(model: ExportedModel, paths: list[str], top: int) -> tuple[list[di
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m classicnets.numpy_runtime",
-                                     description="Classify pictures with a network exported by "
-                                                 "`classicnets export RUN_DIR --format npz|onnx`, without PyTorch "
-                                                 "(an .onnx file runs on ONNX Runtime).")
+    parser = argparse.ArgumentParser(
+        prog="python -m classicnets.numpy_runtime",
+        description="Classify pictures with a network exported by "
+        "`classicnets export RUN_DIR --format npz|onnx`, without PyTorch "
+        "(an .onnx file runs on ONNX Runtime).",
+    )
     parser.add_argument("model", metavar="MODEL.npz|MODEL.onnx")
     parser.add_argument("images", nargs="+", metavar="IMAGE")
     parser.add_argument("--top", type=int, default=3, help="how many classes to show (default 3)")
@@ -68,8 +73,10 @@ def _run(args: argparse.Namespace) -> int:
                 elif result["error"]:
                     print(f"classicnets: error: {result['error']}", file=sys.stderr)
                 else:
-                    print(f"{result['path']}: " + ", ".join(f"{t['class']} {t['probability']:.1%}"
-                                                             for t in result["top"]))
+                    print(
+                        f"{result['path']}: "
+                        + ", ".join(f"{t['class']} {t['probability']:.1%}" for t in result["top"])
+                    )
     return 1 if failed else 0
 
 

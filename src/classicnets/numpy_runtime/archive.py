@@ -43,14 +43,16 @@ class NpzModel(ExportedModel):
         return dry_run(self.spec, shape, self.weights)
 
 
-def save_npz(path: str | Path, spec: Sequence[Node], weights: Mapping[str, np.ndarray], meta: Mapping[str, Any]) -> Path:
+def save_npz(
+    path: str | Path, spec: Sequence[Node], weights: Mapping[str, np.ndarray], meta: Mapping[str, Any]
+) -> Path:
     """Write the archive atomically (temporary name in the same directory, then rename)."""
     path = Path(path)
     arrays = {f"{_WEIGHT_PREFIX}{k}": np.ascontiguousarray(v) for k, v in weights.items()}
     arrays[_SPEC_KEY] = np.array(json.dumps(list(spec)))
     arrays[_META_KEY] = np.array(json.dumps({**meta, "format": FORMAT, "version": VERSION}))
     with atomic_path(path) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, **arrays)  # a handle, not a name: np.savez would append ".npz" to the name
+        np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub: a key might be allow_pickle. A handle, not a name: np.savez would append ".npz" to the name
     return path
 
 
@@ -76,9 +78,11 @@ def load_npz(path: str | Path) -> NpzModel:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or not isinstance(spec, list):
         raise SpecError(f"{path} is not a classicnets export")
     if meta.get("version") != VERSION:
-        raise SpecError(f"{path}: export version {meta.get('version')!r:.20} is not supported (this runtime reads "
-                        f"{VERSION})")
-    weights = {k[len(_WEIGHT_PREFIX):]: v for k, v in arrays.items() if k.startswith(_WEIGHT_PREFIX)}
+        raise SpecError(
+            f"{path}: export version {meta.get('version')!r:.20} is not supported (this runtime reads "
+            f"{VERSION})"
+        )
+    weights = {k[len(_WEIGHT_PREFIX) :]: v for k, v in arrays.items() if k.startswith(_WEIGHT_PREFIX)}
     if any(w.dtype.kind != "f" for w in weights.values()):
         raise SpecError(f"{path}: a weight tensor is not floating point")
     return with_source(path, NpzModel(spec=spec, weights=weights, meta=meta))
@@ -92,12 +96,16 @@ def _check_members(handle: Any, path: Path) -> None:
         raise SpecError(f"{path} holds {len(members):,} arrays, more than any export")
     total = sum(m.file_size for m in members)
     if total > MAX_UNPACKED_BYTES:
-        raise SpecError(f"{path} would unpack to {total / 2**30:.1f} GiB, more than the {MAX_UNPACKED_BYTES >> 30} GiB "
-                        "any network of the zoo needs")
+        raise SpecError(
+            f"{path} would unpack to {total / 2**30:.1f} GiB, more than the {MAX_UNPACKED_BYTES >> 30} GiB "
+            "any network of the zoo needs"
+        )
     for m in members:
         if m.compress_type != zipfile.ZIP_STORED and m.file_size > MAX_RATIO * max(m.compress_size, 1 << 10):
-            raise SpecError(f"{path}: {m.filename} unpacks {m.file_size // max(m.compress_size, 1):,} times larger "
-                            "than it is stored, which weights never do: refused as a zip bomb")
+            raise SpecError(
+                f"{path}: {m.filename} unpacks {m.file_size // max(m.compress_size, 1):,} times larger "
+                "than it is stored, which weights never do: refused as a zip bomb"
+            )
     handle.seek(0)
 
 

@@ -5,7 +5,7 @@ into class probabilities. Nothing here imports PyTorch."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,9 @@ class ExportedModel:
             raise SpecError(f"the export's flip_tta is {self.meta['flip_tta']!r:.40}, not true or false")
         outputs, peak = self.trial(spec.shape)
         if not outputs_fit(outputs, len(spec.class_names)):
-            raise SpecError(f"the network has {outputs} outputs but the export names {len(spec.class_names)} classes")
+            raise SpecError(
+                f"the network has {outputs} outputs but the export names {len(spec.class_names)} classes"
+            )
         self.chunk = max(1, min(MAX_CHUNK, CHUNK_BYTES // (4 * max(peak, 1))))
 
     def trial(self, shape: tuple[int, int, int]) -> tuple[int, int]:
@@ -60,8 +62,10 @@ class ExportedModel:
         if images.ndim == 3 and spec.channels == 1:
             images = images[:, None]
         if images.ndim != 4 or images.shape[1:] != (spec.channels, spec.native_size, spec.native_size):
-            raise SpecError(f"expected images ({spec.channels}, {spec.native_size}, {spec.native_size}) as the "
-                            f"export's data set has, got {images.shape[1:]}")
+            raise SpecError(
+                f"expected images ({spec.channels}, {spec.native_size}, {spec.native_size}) as the "
+                f"export's data set has, got {images.shape[1:]}"
+            )
         mean = np.asarray(spec.mean, dtype=np.float32)[:, None, None]
         std = np.asarray(spec.std, dtype=np.float32)[:, None, None]
         x = (images.astype(np.float32) / 255.0 - mean) / std
@@ -83,7 +87,10 @@ class ExportedModel:
         probabilities themselves)."""
         x = self.prepare(images)
         views = (x, np.ascontiguousarray(x[..., ::-1])) if self.meta.get("flip_tta", False) else (x,)
-        return sum(self._probabilities(self.run(view)) for view in views) / len(views)
+        total = self._probabilities(self.run(views[0]))
+        for view in views[1:]:
+            total = total + self._probabilities(self.run(view))
+        return total / len(views)
 
     @staticmethod
     def _probabilities(out: np.ndarray) -> np.ndarray:
@@ -95,7 +102,7 @@ class ExportedModel:
         """The top-k (class, probability) pairs of each image, `chunk` images at a time."""
         names, tops = self.class_names, []
         for start in range(0, len(images), self.chunk):
-            probs = self.probabilities(images[start:start + self.chunk])
+            probs = self.probabilities(images[start : start + self.chunk])
             order = np.argsort(-probs, axis=1)[:, :top_k]
             tops += [[(names[i], float(row[i])) for i in idx] for row, idx in zip(probs, order)]
         return tops
@@ -112,7 +119,10 @@ def load_exported(path: str | Path) -> ExportedModel:
     return load_npz(path)
 
 
-def with_source(path: str | Path, model: ExportedModel) -> ExportedModel:
+_Model = TypeVar("_Model", bound="ExportedModel")
+
+
+def with_source(path: str | Path, model: _Model) -> _Model:
     """`model`, checked (`check`), with any problem named after the file it came from."""
     try:
         model.check()

@@ -33,13 +33,17 @@ class OnnxModel(ExportedModel):
         try:
             out = self.session.run([OUTPUT_NAME], {INPUT_NAME: np.ascontiguousarray(x, dtype=np.float32)})[0]
         except Exception as exc:  # onnxruntime's own error types: the graph does not take this input
-            raise SpecError(f"the ONNX graph cannot run on a {list(x.shape)} input ({str(exc).splitlines()[0][:200]})") from None
+            raise SpecError(
+                f"the ONNX graph cannot run on a {list(x.shape)} input ({str(exc).splitlines()[0][:200]})"
+            ) from None
         return np.asarray(out)
 
     def trial(self, shape: tuple[int, int, int]) -> tuple[int, int]:
         out = self.run(np.zeros((1, *shape), dtype=np.float32))
         if out.ndim != 2:
-            raise SpecError(f"the network's output is {list(out.shape)}, not one row of class scores per image")
+            raise SpecError(
+                f"the network's output is {list(out.shape)}, not one row of class scores per image"
+            )
         # ONNX Runtime plans its own memory; the input is the part that grows with the chunk.
         return int(out.shape[1]), int(np.prod(shape)) * 8
 
@@ -52,8 +56,9 @@ def load_onnx(path: str | Path) -> OnnxModel:
     try:
         import onnxruntime
     except ImportError:
-        raise SpecError("running an .onnx export needs onnxruntime: pip install onnxruntime "
-                        "(or 'classicnets[onnx]')") from None
+        raise SpecError(
+            "running an .onnx export needs onnxruntime: pip install onnxruntime (or 'classicnets[onnx]')"
+        ) from None
     try:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     except Exception as exc:  # onnxruntime raises its own types for unreadable or invalid files
@@ -66,5 +71,7 @@ def load_onnx(path: str | Path) -> OnnxModel:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise SpecError(f"{path} is not a classicnets export: its metadata has no '{META_KEY}' description")
     if meta.get("version") != VERSION:
-        raise SpecError(f"{path}: export version {meta.get('version')} is not supported (this runtime reads {VERSION})")
+        raise SpecError(
+            f"{path}: export version {meta.get('version')} is not supported (this runtime reads {VERSION})"
+        )
     return with_source(path, OnnxModel(session=session, meta=meta))

@@ -40,8 +40,14 @@ def pad2d(x: np.ndarray, padding: Pair, value: float = 0.0) -> np.ndarray:
 
 
 def conv2d(
-    x: np.ndarray, weight: np.ndarray, bias: np.ndarray | None = None, *,
-    stride: int | Pair = 1, padding: int | Pair = 0, dilation: int | Pair = 1, groups: int = 1,
+    x: np.ndarray,
+    weight: np.ndarray,
+    bias: np.ndarray | None = None,
+    *,
+    stride: int | Pair = 1,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+    groups: int = 1,
 ) -> np.ndarray:
     """2-D cross-correlation (PyTorch's Conv2d) as im2col and one matrix product per group."""
     n, c, _, _ = x.shape
@@ -53,10 +59,10 @@ def conv2d(
     o_per_group = out_channels // groups
     outputs = []
     for g in range(groups):
-        group_cols = cols[:, g * c_per_group:(g + 1) * c_per_group]
+        group_cols = cols[:, g * c_per_group : (g + 1) * c_per_group]
         # (N, Ho, Wo, C*kh*kw) rows times (C*kh*kw, O) filters
         rows = group_cols.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, c_per_group * kh * kw)
-        filters = weight[g * o_per_group:(g + 1) * o_per_group].reshape(o_per_group, -1)
+        filters = weight[g * o_per_group : (g + 1) * o_per_group].reshape(o_per_group, -1)
         outputs.append((rows @ filters.T).reshape(n, ho, wo, o_per_group))
     out = np.concatenate(outputs, axis=3).transpose(0, 3, 1, 2)
     if bias is not None:
@@ -72,20 +78,30 @@ def conv2d_sliding(image: np.ndarray, kernel: np.ndarray, bias: float = 0.0) -> 
     out = np.zeros((height - kh + 1, width - kw + 1), dtype=np.result_type(image, kernel))
     for i in range(height - kh + 1):
         for j in range(width - kw + 1):
-            out[i, j] = np.sum(image[i:i + kh, j:j + kw] * kernel) + bias
+            out[i, j] = np.sum(image[i : i + kh, j : j + kw] * kernel) + bias
     return out
 
 
-def max_pool2d(x: np.ndarray, kernel: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0, dilation: int | Pair = 1) -> np.ndarray:
+def max_pool2d(
+    x: np.ndarray,
+    kernel: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+    dilation: int | Pair = 1,
+) -> np.ndarray:
     kernel = _pair(kernel)
     stride = _pair(stride) if stride is not None else kernel
     windows = _windows(pad2d(x, _pair(padding), -np.inf), kernel, stride, _pair(dilation))
     return windows.max(axis=(4, 5))
 
 
-def avg_pool2d(x: np.ndarray, kernel: int | Pair, stride: int | Pair | None = None,
-               padding: int | Pair = 0, count_include_pad: bool = True) -> np.ndarray:
+def avg_pool2d(
+    x: np.ndarray,
+    kernel: int | Pair,
+    stride: int | Pair | None = None,
+    padding: int | Pair = 0,
+    count_include_pad: bool = True,
+) -> np.ndarray:
     kernel = _pair(kernel)
     stride = _pair(stride) if stride is not None else kernel
     padding = _pair(padding)
@@ -110,8 +126,9 @@ def adaptive_avg_pool2d(x: np.ndarray, output_size: int | Pair) -> np.ndarray:
     return out
 
 
-def batch_norm(x: np.ndarray, mean: np.ndarray, var: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-               eps: float) -> np.ndarray:
+def batch_norm(
+    x: np.ndarray, mean: np.ndarray, var: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float
+) -> np.ndarray:
     """Evaluation-mode batch normalisation with the moving averages, per channel (axis 1)."""
     shape = (1, -1) + (1,) * (x.ndim - 2)
     scale = gamma.reshape(-1) / np.sqrt(var.reshape(-1) + eps)
@@ -157,7 +174,7 @@ def gelu(x: np.ndarray) -> np.ndarray:
 
 def flatten(x: np.ndarray, start_dim: int = 1, end_dim: int = -1) -> np.ndarray:
     end = end_dim % x.ndim
-    return x.reshape(x.shape[:start_dim] + (-1,) + x.shape[end + 1:])
+    return x.reshape(x.shape[:start_dim] + (-1,) + x.shape[end + 1 :])
 
 
 def log_softmax(x: np.ndarray, dim: int = 1) -> np.ndarray:

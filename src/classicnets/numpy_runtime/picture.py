@@ -73,7 +73,9 @@ def picture_array(image: Image.Image) -> np.ndarray:
     gray = np.rint(grayscale(image)).astype(np.uint8)
     height, width = gray.shape
     frame = max(1, min(height, width) // 20)
-    border = np.concatenate([gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()])
+    border = np.concatenate(
+        [gray[:frame].ravel(), gray[-frame:].ravel(), gray[:, :frame].ravel(), gray[:, -frame:].ravel()]
+    )
     if border.mean() > 127:  # light background: Fashion-MNIST is light-on-dark
         gray = 255 - gray
     rows = np.flatnonzero((gray > _FOREGROUND).any(axis=1))

@@ -38,10 +38,15 @@ class SpecError(ClassicnetsError, ValueError):
 def _window(node: Node, field: str, low: int) -> tuple[int, int]:
     value = node[field]
     pair = [value, value] if isinstance(value, int) else value
-    if (not isinstance(pair, list) or len(pair) != 2
-            or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= _MAX_WINDOW for v in pair)):
-        raise SpecError(f"layer {node.get('name') or node['op']}: its {field} is {value!r:.40}, not two integers "
-                        f"from {low} to {_MAX_WINDOW}")
+    if (
+        not isinstance(pair, list)
+        or len(pair) != 2
+        or not all(isinstance(v, int) and not isinstance(v, bool) and low <= v <= _MAX_WINDOW for v in pair)
+    ):
+        raise SpecError(
+            f"layer {node.get('name') or node['op']}: its {field} is {value!r:.40}, not two integers "
+            f"from {low} to {_MAX_WINDOW}"
+        )
     return pair[0], pair[1]
 
 
@@ -65,7 +70,9 @@ def _check_window_op(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray
             out_channels, _, kh, kw = np.shape(weight)
             groups = node["groups"]
             if not isinstance(groups, int) or groups < 1 or out_channels % groups:
-                raise SpecError(f"layer {name}: its groups ({groups!r:.20}) do not divide its {out_channels} filters")
+                raise SpecError(
+                    f"layer {name}: its groups ({groups!r:.20}) do not divide its {out_channels} filters"
+                )
             kernel = (kh, kw)
         else:
             out_channels, kernel = channels, _window(node, "kernel", 1)
@@ -74,14 +81,18 @@ def _check_window_op(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray
         span = [(k - 1) * d + 1 for k, d in zip(kernel, dilation)]
         padded = [height + 2 * padding[0], width + 2 * padding[1]]
         if any(s > p for s, p in zip(span, padded)):
-            raise SpecError(f"layer {name}: its {span[0]}x{span[1]} window does not fit a {padded[0]}x{padded[1]} input")
+            raise SpecError(
+                f"layer {name}: its {span[0]}x{span[1]} window does not fit a {padded[0]}x{padded[1]} input"
+            )
         oh, ow = ((p - s) // st + 1 for p, s, st in zip(padded, span, stride))
         per_position = channels * kernel[0] * kernel[1] if op == "conv2d" else 1  # im2col's row length
         # the padded input, the output, and im2col's rows: what this layer allocates per image
         largest = max(channels * padded[0] * padded[1], out_channels * oh * ow, oh * ow * per_position)
     if largest > MAX_ELEMENTS:
-        raise SpecError(f"layer {name} would compute {largest:,} values per image, more than the "
-                        f"{MAX_ELEMENTS:,} any network of the zoo needs: the export is damaged")
+        raise SpecError(
+            f"layer {name} would compute {largest:,} values per image, more than the "
+            f"{MAX_ELEMENTS:,} any network of the zoo needs: the export is damaged"
+        )
 
 
 def _check_joined(node: Node, parts: Sequence[np.ndarray], same_shape: bool) -> None:
@@ -90,7 +101,9 @@ def _check_joined(node: Node, parts: Sequence[np.ndarray], same_shape: bool) -> 
     if same_shape and any(p.shape != parts[0].shape for p in parts):
         raise SpecError(f"layer {name} adds branches of different shapes: {[list(p.shape) for p in parts]}")
     if sum(p.size // max(p.shape[0], 1) for p in parts) > MAX_ELEMENTS:
-        raise SpecError(f"layer {name} would join more than {MAX_ELEMENTS:,} values per image: the export is damaged")
+        raise SpecError(
+            f"layer {name} would join more than {MAX_ELEMENTS:,} values per image: the export is damaged"
+        )
 
 
 def _tensor(weights: Mapping[str, np.ndarray], node: Node, field: str, dtype: np.dtype) -> np.ndarray | None:
@@ -98,8 +111,17 @@ def _tensor(weights: Mapping[str, np.ndarray], node: Node, field: str, dtype: np
     if key is None:
         return None
     if key not in weights:
-        raise SpecError(f"layer {node.get('name') or node['op']} needs the tensor {key!r}, which the weights lack")
+        raise SpecError(
+            f"layer {node.get('name') or node['op']} needs the tensor {key!r}, which the weights lack"
+        )
     return np.asarray(weights[key], dtype=dtype)
+
+
+def _required(weights: Mapping[str, np.ndarray], node: Node, field: str, dtype: np.dtype) -> np.ndarray:
+    tensor = _tensor(weights, node, field, dtype)
+    if tensor is None:
+        raise SpecError(f"layer {node.get('name') or node['op']} names no {field!r} tensor, which it needs")
+    return tensor
 
 
 def _leaf(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray]) -> np.ndarray:
@@ -107,21 +129,34 @@ def _leaf(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray]) -> np.nd
     if op in ("conv2d", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"):
         _check_window_op(node, x, weights)
     if op == "conv2d":
-        return ops.conv2d(x, _tensor(weights, node, "weight", dtype), _tensor(weights, node, "bias", dtype),
-                          stride=tuple(node["stride"]), padding=tuple(node["padding"]),
-                          dilation=tuple(node["dilation"]), groups=node["groups"])
+        return ops.conv2d(
+            x,
+            _required(weights, node, "weight", dtype),
+            _tensor(weights, node, "bias", dtype),
+            stride=tuple(node["stride"]),
+            padding=tuple(node["padding"]),
+            dilation=tuple(node["dilation"]),
+            groups=node["groups"],
+        )
     if op == "linear":
-        return ops.linear(x, _tensor(weights, node, "weight", dtype), _tensor(weights, node, "bias", dtype))
+        return ops.linear(x, _required(weights, node, "weight", dtype), _tensor(weights, node, "bias", dtype))
     if op == "batch_norm":
-        return ops.batch_norm(x, _tensor(weights, node, "mean", dtype), _tensor(weights, node, "var", dtype),
-                              _tensor(weights, node, "weight", dtype), _tensor(weights, node, "bias", dtype),
-                              node["eps"])
+        return ops.batch_norm(
+            x,
+            _required(weights, node, "mean", dtype),
+            _required(weights, node, "var", dtype),
+            _required(weights, node, "weight", dtype),
+            _required(weights, node, "bias", dtype),
+            node["eps"],
+        )
     if op == "max_pool2d":
-        return ops.max_pool2d(x, tuple(node["kernel"]), tuple(node["stride"]), tuple(node["padding"]),
-                              tuple(node["dilation"]))
+        return ops.max_pool2d(
+            x, tuple(node["kernel"]), tuple(node["stride"]), tuple(node["padding"]), tuple(node["dilation"])
+        )
     if op == "avg_pool2d":
-        return ops.avg_pool2d(x, tuple(node["kernel"]), tuple(node["stride"]), tuple(node["padding"]),
-                              node["count_include_pad"])
+        return ops.avg_pool2d(
+            x, tuple(node["kernel"]), tuple(node["stride"]), tuple(node["padding"]), node["count_include_pad"]
+        )
     if op == "adaptive_avg_pool2d":
         return ops.adaptive_avg_pool2d(x, tuple(node["output_size"]))
     if op == "flatten":
@@ -137,13 +172,17 @@ def _leaf(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray]) -> np.nd
     raise SpecError(f"unknown op {op!r} in the spec")
 
 
-def _run(nodes: Sequence[Node], x: np.ndarray, weights: Mapping[str, np.ndarray], record: Recorder | None) -> np.ndarray:
+def _run(
+    nodes: Sequence[Node], x: np.ndarray, weights: Mapping[str, np.ndarray], record: Recorder | None
+) -> np.ndarray:
     for node in nodes:
         x = run_node(node, x, weights, record)
     return x
 
 
-def run_node(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray], record: Recorder | None = None) -> np.ndarray:
+def run_node(
+    node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray], record: Recorder | None = None
+) -> np.ndarray:
     """Run one node (and what it holds) on `x`; `record(node, output)` sees every node's output."""
     op = node.get("op")
     if op == "seq":
@@ -173,8 +212,14 @@ def run_node(node: Node, x: np.ndarray, weights: Mapping[str, np.ndarray], recor
     return out
 
 
-def run_spec(spec: Sequence[Node], x: np.ndarray, weights: Mapping[str, np.ndarray], *,
-             dtype: type[np.floating] = np.float32, record: Recorder | None = None) -> np.ndarray:
+def run_spec(
+    spec: Sequence[Node],
+    x: np.ndarray,
+    weights: Mapping[str, np.ndarray],
+    *,
+    dtype: type[np.floating] = np.float32,
+    record: Recorder | None = None,
+) -> np.ndarray:
     """The network's output for the batch `x`, computed in `dtype`."""
     try:
         return _run(spec, np.asarray(x, dtype=dtype), weights, record)
@@ -182,7 +227,9 @@ def run_spec(spec: Sequence[Node], x: np.ndarray, weights: Mapping[str, np.ndarr
         raise SpecError(f"a spec node lacks the field {exc}") from None
 
 
-def dry_run(spec: Sequence[Node], shape: tuple[int, ...], weights: Mapping[str, np.ndarray]) -> tuple[int, int]:
+def dry_run(
+    spec: Sequence[Node], shape: tuple[int, ...], weights: Mapping[str, np.ndarray]
+) -> tuple[int, int]:
     """Run the spec once on a blank example of `shape` (C, H, W): (outputs per example, the
     most values one layer computes per example). Anything in the spec or the weights that
     cannot run (a missing tensor, shapes that do not chain, an unknown op, a zero stride) is
@@ -203,7 +250,9 @@ def dry_run(spec: Sequence[Node], shape: tuple[int, ...], weights: Mapping[str, 
     except SpecError:
         raise
     except Exception as exc:  # a file's spec can fail inside NumPy in many ways; each is "cannot run"
-        raise SpecError(f"the network description cannot run ({type(exc).__name__}: {str(exc)[:200]})") from None
+        raise SpecError(
+            f"the network description cannot run ({type(exc).__name__}: {str(exc)[:200]})"
+        ) from None
     if out.ndim != 2:
         raise SpecError(f"the network's output is {list(out.shape)}, not one row of class scores per image")
     return int(out.shape[1]), peak[0]

@@ -31,7 +31,9 @@ def plot_curves(metrics: Sequence[dict[str, Any]], path: str | Path, title: str 
     return save_figure(fig, path)
 
 
-def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, title: str = "") -> Path:
+def plot_confusion(
+    matrix: Sequence[Sequence[int]], class_names: Sequence[str], path: str | Path, title: str = ""
+) -> Path:
     """Row: true class, column: predicted class; each cell shows its count."""
     n = len(class_names)
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
@@ -45,14 +47,21 @@ def plot_confusion(matrix: Sequence[Sequence[int]], class_names: Sequence[str], 
     for i in range(n):
         for j in range(n):
             value = matrix[i][j]
-            ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
-                    color="white" if value > peak / 2 else "black")
+            ax.text(
+                j,
+                i,
+                str(value),
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if value > peak / 2 else "black",
+            )
     if title:
         ax.set_title(title, fontsize=10)
     return save_figure(fig, path)
 
 
-def plot_lr_find(result: "LrFindResult", path: str | Path) -> Path:
+def plot_lr_find(result: LrFindResult, path: str | Path) -> Path:
     """The range test: the loss of each step (faint) and smoothed, against the learning rate in
     log scale; the falling range shaded, the suggestion and the recipe's own rate marked."""
     fig, ax = plt.subplots(figsize=(6.0, 4.0))
@@ -60,7 +69,9 @@ def plot_lr_find(result: "LrFindResult", path: str | Path) -> Path:
     ax.plot(result.lrs, result.smoothed, color="C0", label="smoothed")
     ax.axvspan(*result.falling, color="C2", alpha=0.12, label="loss falling")
     ax.axvline(result.suggestion, color="C3", label=f"suggestion {result.suggestion:.3g}")
-    ax.axvline(result.recipe_lr, color="0.3", linestyle="--", label=f"{result.recipe} recipe {result.recipe_lr:g}")
+    ax.axvline(
+        result.recipe_lr, color="0.3", linestyle="--", label=f"{result.recipe} recipe {result.recipe_lr:g}"
+    )
     ax.set_xscale("log")
     # The blow-up at the end would flatten everything before it.
     top = max(result.smoothed[: max(len(result.smoothed) // 10, 1)] + [min(result.smoothed) * 1.5])

@@ -91,8 +91,10 @@ def build_demo(run: LoadedRun) -> Any:
         return classify_file(run, path) if path else (None, None)
 
     with gr.Blocks(title=f"classicnets: {run.label}") as demo:
-        gr.Markdown(f"## {run.label}\nTrained on {run.input.title}; it knows {names}. Upload a picture or draw "
-                    "one: it is prepared as `classicnets predict` prepares it.")
+        gr.Markdown(
+            f"## {run.label}\nTrained on {run.input.title}; it knows {names}. Upload a picture or draw "
+            "one: it is prepared as `classicnets predict` prepares it."
+        )
         with gr.Row():
             with gr.Column():
                 with gr.Tab("Upload"):

@@ -6,23 +6,23 @@ from pathlib import Path
 
 import matplotlib
 
-from classicnets.reports.notebook import in_notebook  # noqa: E402
+from classicnets.reports.notebook import in_notebook
 
 if not in_notebook():
     # No display on servers; set before pyplot is imported. A Jupyter kernel keeps its own
     # (inline) backend, or the learner's own plots would stop showing; ours are saved and closed.
     matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
 
-from classicnets.data.split import Split  # noqa: E402
-from classicnets.fileio import atomic_path  # noqa: E402
+from classicnets.data.split import Split
+from classicnets.fileio import atomic_path
 
 MAX_GRID_CLASSES = 20  # rows of a sample grid; a data set with more classes shows its first 20
 
 
-def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 120) -> Path:
+def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
     """Save `fig` as PNG to `path` atomically and close it."""
     path = Path(path)
     try:
@@ -39,13 +39,20 @@ def picture_for_display(image: torch.Tensor) -> np.ndarray:
     return array[0] if array.shape[0] == 1 else array.transpose(1, 2, 0)
 
 
-def sample_grid(split: Split, class_names: tuple[str, ...], path: str | Path, title: str, per_class: int = 8,
-                seed: int = 0) -> Path:
+def sample_grid(
+    split: Split,
+    class_names: tuple[str, ...],
+    path: str | Path,
+    title: str,
+    per_class: int = 8,
+    seed: int = 0,
+) -> Path:
     """A grid of labelled samples: one row per class, `per_class` random examples each."""
     gen = torch.Generator().manual_seed(seed)
     rows = class_names[:MAX_GRID_CLASSES]
-    fig, axes = plt.subplots(len(rows), per_class, figsize=(per_class * 1.0, len(rows) * 1.1),
-                             layout="constrained", squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), per_class, figsize=(per_class * 1.0, len(rows) * 1.1), layout="constrained", squeeze=False
+    )
     for row, name in enumerate(rows):
         indices = torch.nonzero(split.labels == row).flatten()
         chosen = indices[torch.randperm(len(indices), generator=gen)[:per_class]]

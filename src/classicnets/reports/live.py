@@ -32,9 +32,18 @@ class ProgressBar(Observer):
     def on_start(self, run: RunState) -> None:
         if not run.main:
             return  # one process shows the run
-        self.progress = NotebookProgress() if self.notebook else Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=Console(stderr=True), transient=True)
+        self.progress = (
+            NotebookProgress()
+            if self.notebook
+            else Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=Console(stderr=True),
+                transient=True,
+            )
+        )
         self.progress.__enter__()
 
     def on_step(self, run: RunState) -> None:
@@ -42,13 +51,18 @@ class ProgressBar(Observer):
         if self.progress is None:
             return
         if self.task is None:
-            self.task = self.progress.add_task(f"epoch {position.epoch + 1}/{epochs}",
-                                               total=len(run.parts.train_batches), completed=position.batch)
+            self.task = self.progress.add_task(
+                f"epoch {position.epoch + 1}/{epochs}",
+                total=len(run.parts.train_batches),
+                completed=position.batch,
+            )
         else:
             self.progress.advance(self.task)
         if run.loss is not None and run.loss != self.loss:
             self.loss = run.loss
-            self.progress.update(self.task, description=f"epoch {position.epoch + 1}/{epochs} loss {run.loss:.3f}")
+            self.progress.update(
+                self.task, description=f"epoch {position.epoch + 1}/{epochs} loss {run.loss:.3f}"
+            )
 
     def on_epoch_end(self, run: RunState, row: dict[str, Any]) -> None:
         if self.progress is not None and self.task is not None:
@@ -77,9 +91,13 @@ class EpochLog(Observer):
         precision = resolve_precision(device, config.precision)
         on += ", bf16" if precision == "bf16" else ""
         if config.precision == "bf16" and precision != "bf16":
-            run.log(f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32")
-        run.log(f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
-                 f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run.run_dir}")
+            run.log(
+                f"bf16 asked for, but {device} has no native bf16 (AVX512-BF16, AMX or CUDA): training in float32"
+            )
+        run.log(
+            f"training {config.model} ({config.recipe} recipe) on {on}: {config.epochs} epochs, "
+            f"batch {config.batch_size}, lr {config.lr:g}, {config.optimizer}, -> {run.run_dir}"
+        )
 
     def on_epoch_end(self, run: RunState, row: dict[str, Any]) -> None:
         if self.throttle():
@@ -93,7 +111,9 @@ class EpochLog(Observer):
         if outcome == STOPPED:
             run.log(run.stop_reason or "stopped")
         final = run.metrics[-1]
-        run.log(f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}")
+        run.log(
+            f"loss {final['train_loss']:.3f}, train acc {final['train_acc']:.3f}, test acc {final['test_acc']:.3f}"
+        )
         run.log(f"{examples_per_sec(run.metrics):.1f} examples/sec on {run.parts.device}")
         best = f", {BEST}" if run.config.keep_best else ""
         run.log(f"run directory: {run.run_dir} ({CURVES}, {METRICS}, {FINAL}{best})")
@@ -101,9 +121,11 @@ class EpochLog(Observer):
     def _line(self, run: RunState, row: dict[str, Any]) -> None:
         self.shown = row["epoch"]
         val = f", val acc {row['val_acc']:.3f}" if "val_acc" in row else ""
-        run.log(f"epoch {row['epoch']:>3}/{run.config.epochs}: loss {row['train_loss']:.3f}, train acc "
-                 f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}{val}, "
-                 f"{row['examples_per_sec']:,.0f} examples/sec, {row['seconds']:.1f} s")
+        run.log(
+            f"epoch {row['epoch']:>3}/{run.config.epochs}: loss {row['train_loss']:.3f}, train acc "
+            f"{row['train_acc']:.3f}, test acc {row['test_acc']:.3f}{val}, "
+            f"{row['examples_per_sec']:,.0f} examples/sec, {row['seconds']:.1f} s"
+        )
 
 
 class CurvesPlot(Observer):
@@ -124,7 +146,9 @@ class CurvesPlot(Observer):
 
     def _draw(self, run: RunState) -> None:
         self.drawn = len(run.metrics)
-        plot_curves(run.metrics, run.run_dir / CURVES, title=f"{run.config.model} ({run.config.recipe} recipe)")
+        plot_curves(
+            run.metrics, run.run_dir / CURVES, title=f"{run.config.model} ({run.config.recipe} recipe)"
+        )
         if self.live is not None:
             self.live.show(run.run_dir / CURVES)
 
@@ -163,8 +187,10 @@ def display_observers(config: TrainConfig, show_progress: bool) -> list[Observer
     """What shows a run of `config`: the bar (with `show_progress`), the log lines, the curves
     and, when the configuration asks, TensorBoard (its package checked before anything is written)."""
     notebook = show_progress and in_notebook()
-    shown: list[Observer] = [CurvesPlot(live=notebook),
-                             EpochLog(announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S)]
+    shown: list[Observer] = [
+        CurvesPlot(live=notebook),
+        EpochLog(announce=show_progress, every=0.0 if notebook else _WRITE_EVERY_S),
+    ]
     if config.tensorboard:
         shown.append(TensorBoardLog())
     if show_progress:

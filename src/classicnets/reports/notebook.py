@@ -73,7 +73,7 @@ class NotebookProgress:
         self._output = _InPlace()
         self._drawn = 0.0
 
-    def __enter__(self) -> "NotebookProgress":
+    def __enter__(self) -> NotebookProgress:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -113,5 +113,7 @@ def _bar(task: _Task) -> str:
     done, total = task.completed, task.total
     rate = (done - task.start) / max(time.perf_counter() - task.started, 1e-9)
     left = f", {(total - done) / rate:.0f} s left" if rate > 0 and done < total else ""
-    return (f"<div style='font-family:monospace'><progress value='{done}' max='{total}' style='width:20em'>"
-            f"</progress> {html.escape(task.description)} {done:.0f}/{total:.0f}{left}</div>")
+    return (
+        f"<div style='font-family:monospace'><progress value='{done}' max='{total}' style='width:20em'>"
+        f"</progress> {html.escape(task.description)} {done:.0f}/{total:.0f}{left}</div>"
+    )

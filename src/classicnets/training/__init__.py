@@ -9,11 +9,16 @@ from __future__ import annotations
 from classicnets.lazy import lazy_exports
 
 _LAZY = {
-    "Checkpoint": "checkpoint", "build_model": "checkpoint", "read_checkpoint": "checkpoint",
+    "Checkpoint": "checkpoint",
+    "build_model": "checkpoint",
+    "read_checkpoint": "checkpoint",
     "TrainConfig": "config",
-    "RunResult": "loop", "Observer": "observers", "RunState": "observers",
+    "RunResult": "loop",
+    "Observer": "observers",
+    "RunState": "observers",
     "recipe_config": "recipes",
-    "TrainingDiverged": "stopping", "TrainingInterrupted": "stopping",
+    "TrainingDiverged": "stopping",
+    "TrainingInterrupted": "stopping",
 }
 
 __all__ = sorted(_LAZY)

@@ -23,8 +23,9 @@ def best_row(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return best
 
 
-def early_stop_reason(rows: list[dict[str, Any]], patience: int, min_delta: float = 0.0,
-                      start_from: int = 1) -> str | None:
+def early_stop_reason(
+    rows: list[dict[str, Any]], patience: int, min_delta: float = 0.0, start_from: int = 1
+) -> str | None:
     """Why the run should stop after the last of `rows`, or None: `patience` epochs in a row
     without a validation accuracy above the best so far by more than `min_delta`, counted from
     epoch `start_from + 1` on (the first `start_from` epochs are a warm-up, as Keras'
@@ -39,9 +40,11 @@ def early_stop_reason(rows: list[dict[str, Any]], patience: int, min_delta: floa
             continue
         waited += 1
         if waited >= patience:
-            return (f"early stopping after epoch {row['epoch']}: the validation accuracy has not improved "
-                    f"for {patience} epoch{'s' if patience != 1 else ''} (best {best[MONITOR]:.4f}, epoch "
-                    f"{best['epoch']})")
+            return (
+                f"early stopping after epoch {row['epoch']}: the validation accuracy has not improved "
+                f"for {patience} epoch{'s' if patience != 1 else ''} (best {best[MONITOR]:.4f}, epoch "
+                f"{best['epoch']})"
+            )
     return None
 
 
@@ -68,8 +71,12 @@ class KeepBest(Observer):
     def on_start(self, run: RunState) -> None:
         best = best_row(run.metrics)
         # Killed between the epoch's checkpoint and best.safetensors: the weights resumed are that epoch's.
-        if best is not None and best["epoch"] == run.position.epoch and run.position.batch == 0 \
-                and self._saved_epoch(run) != best["epoch"]:
+        if (
+            best is not None
+            and best["epoch"] == run.position.epoch
+            and run.position.batch == 0
+            and self._saved_epoch(run) != best["epoch"]
+        ):
             self._save(run, best)
 
     def on_epoch_end(self, run: RunState, row: dict[str, Any]) -> None:
@@ -86,6 +93,7 @@ class KeepBest(Observer):
     @staticmethod
     def _save(run: RunState, row: dict[str, Any]) -> None:
         if run.main:
-            info = CheckpointMeta.of(run.config, run.parts.device, epoch=row["epoch"], step=run.position.step,
-                                     metrics=row)
+            info = CheckpointMeta.of(
+                run.config, run.parts.device, epoch=row["epoch"], step=run.position.step, metrics=row
+            )
             save_checkpoint(run.run_dir / BEST, run.model, info)

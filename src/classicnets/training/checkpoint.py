@@ -22,6 +22,7 @@ from torch import nn
 from classicnets.errors import ClassicnetsError, ClassicnetsWarning, ModelError
 from classicnets.fileio import NotARegularFile, WriteError, atomic_path, open_regular
 from classicnets.inputs import InputSpec, outputs_fit
+from classicnets.models.base import ClassifierSurface
 from classicnets.models.registry import create_model_for_spec, list_models
 from classicnets.training.config import PRECISIONS, TrainConfig
 from classicnets.training.inference import Inference
@@ -59,29 +60,60 @@ class CheckpointMeta:
     format: int = FORMAT_VERSION
 
     @classmethod
-    def of(cls, config: TrainConfig, device: torch.device, *, epoch: int, step: int,
-           metrics: dict[str, Any] | None, stopped: str | None = None) -> "CheckpointMeta":
+    def of(
+        cls,
+        config: TrainConfig,
+        device: torch.device,
+        *,
+        epoch: int,
+        step: int,
+        metrics: dict[str, Any] | None,
+        stopped: str | None = None,
+    ) -> CheckpointMeta:
         """The metadata of a checkpoint of a run of `config` on `device`."""
-        return cls(model=config.model, model_args=config.model_args, recipe=config.recipe, input=config.input_spec(),
-                   inference=Inference.of(config, device), epoch=epoch, step=step, metrics=metrics, stopped=stopped)
+        return cls(
+            model=config.model,
+            model_args=config.model_args,
+            recipe=config.recipe,
+            input=config.input_spec(),
+            inference=Inference.of(config, device),
+            epoch=epoch,
+            step=step,
+            metrics=metrics,
+            stopped=stopped,
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        meta = {"model": self.model, "model_args": self.model_args, "recipe": self.recipe,
-                "input": self.input.to_dict(), "epoch": self.epoch, "step": self.step, "metrics": self.metrics,
-                "flip_tta": self.inference.flip, "precision": self.inference.precision, "format": self.format}
+        meta = {
+            "model": self.model,
+            "model_args": self.model_args,
+            "recipe": self.recipe,
+            "input": self.input.to_dict(),
+            "epoch": self.epoch,
+            "step": self.step,
+            "metrics": self.metrics,
+            "flip_tta": self.inference.flip,
+            "precision": self.inference.precision,
+            "format": self.format,
+        }
         return {**meta, "stopped": self.stopped} if self.stopped else meta
 
     @classmethod
-    def from_dict(cls, meta: dict[str, Any]) -> "CheckpointMeta":
+    def from_dict(cls, meta: dict[str, Any]) -> CheckpointMeta:
         """The typed metadata of a file's verified JSON, its types and bounds checked (`check_meta`)."""
         check_meta(meta)
         stopped = meta.get("stopped")
-        return cls(model=meta["model"], model_args=dict(meta.get("model_args", {})), recipe=meta.get("recipe"),
-                   input=InputSpec.from_dict(meta["input"]),
-                   inference=Inference(precision=meta.get("precision", "auto"), flip=meta.get("flip_tta", False)),
-                   epoch=meta.get("epoch", 0), step=meta.get("step", 0),
-                   metrics=meta.get("metrics") if isinstance(meta.get("metrics"), dict) else None,
-                   stopped=text(stopped, "why the run stopped") if stopped is not None else None)
+        return cls(
+            model=meta["model"],
+            model_args=dict(meta.get("model_args", {})),
+            recipe=meta.get("recipe"),
+            input=InputSpec.from_dict(meta["input"]),
+            inference=Inference(precision=meta.get("precision", "auto"), flip=meta.get("flip_tta", False)),
+            epoch=meta.get("epoch", 0),
+            step=meta.get("step", 0),
+            metrics=meta.get("metrics") if isinstance(meta.get("metrics"), dict) else None,
+            stopped=text(stopped, "why the run stopped") if stopped is not None else None,
+        )
 
     @property
     def label(self) -> str:
@@ -103,7 +135,7 @@ class Checkpoint:
         return InputSpec.from_dict(self.meta["input"])
 
     def prefixed(self, prefix: str) -> dict[str, torch.Tensor]:
-        return {k[len(prefix):]: v for k, v in self.tensors.items() if k.startswith(prefix)}
+        return {k[len(prefix) :]: v for k, v in self.tensors.items() if k.startswith(prefix)}
 
 
 def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -126,7 +158,7 @@ def tensors_sha256(tensors: dict[str, torch.Tensor], meta: dict[str, Any] | None
     for key in sorted(tensors):
         tensor = tensors[key].detach().contiguous().cpu()
         digest.update(f"{key}:{tensor.dtype}:{tuple(tensor.shape)};".encode())
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy())  # type: ignore[arg-type]  # an ndarray is a buffer
     if meta is not None:
         covered = {k: v for k, v in meta.items() if k != "sha256"}
         digest.update(json.dumps(covered, sort_keys=True).encode())
@@ -185,10 +217,12 @@ def _raw_metadata(data: bytes, path: Path) -> str | None:
     """Our metadata string from a safetensors file's header (8 bytes of length, then JSON)."""
     length = int.from_bytes(data[:8], "little") if len(data) >= 8 else -1
     if not 0 < length <= min(len(data) - 8, _MAX_HEADER_BYTES):
-        raise CheckpointError(f"{path} is not a readable safetensors checkpoint (its header length is wrong: "
-                              "truncated, or another kind of file)")
+        raise CheckpointError(
+            f"{path} is not a readable safetensors checkpoint (its header length is wrong: "
+            "truncated, or another kind of file)"
+        )
     try:
-        header = mapping(parse_json(data[8:8 + length], f"{path}'s header"), f"{path}'s header")
+        header = mapping(parse_json(data[8 : 8 + length], f"{path}'s header"), f"{path}'s header")
         metadata = mapping(header.get("__metadata__") or {}, f"{path}'s metadata")
     except Invalid as exc:
         raise CheckpointError(str(exc)) from None
@@ -219,15 +253,21 @@ def read_checkpoint(path: str | Path) -> Checkpoint:
         # Their checksum, where they have one, covers the tensors only.
         if "sha256" in meta and tensors_sha256(tensors) != meta["sha256"]:
             raise _damaged(path)
-        warnings.warn(f"{path} was written by an older classicnets (format {version}): its metadata (normalisation, "
-                      "class names, network arguments) is not covered by a checksum", CheckpointWarning, stacklevel=2)
+        warnings.warn(
+            f"{path} was written by an older classicnets (format {version}): its metadata (normalisation, "
+            "class names, network arguments) is not covered by a checksum",
+            CheckpointWarning,
+            stacklevel=2,
+        )
         meta = {**(_from_format_1(meta) if version == 1 else meta), "format": FORMAT_VERSION}
     elif version == FORMAT_VERSION:
         if tensors_sha256(tensors, meta) != meta.get("sha256"):
             raise _damaged(path)
     else:
-        raise CheckpointError(f"{path}: unknown checkpoint format {version!r}: written by a newer classicnets, or "
-                              "not a checkpoint")
+        raise CheckpointError(
+            f"{path}: unknown checkpoint format {version!r}: written by a newer classicnets, or "
+            "not a checkpoint"
+        )
     try:
         check_meta(meta)
     except ClassicnetsError as exc:
@@ -240,8 +280,10 @@ class CheckpointWarning(ClassicnetsWarning):
 
 
 def _damaged(path: Path) -> CheckpointError:
-    return CheckpointError(f"{path} is damaged: its contents do not match the checksum written with them "
-                           "(bytes changed on disk or in a copy); use another copy or checkpoint")
+    return CheckpointError(
+        f"{path} is damaged: its contents do not match the checksum written with them "
+        "(bytes changed on disk or in a copy); use another copy or checkpoint"
+    )
 
 
 def check_meta(meta: dict[str, Any]) -> None:
@@ -254,7 +296,9 @@ def check_meta(meta: dict[str, Any]) -> None:
     if len(args) > _MAX_MODEL_ARGS:
         raise Invalid(f"the network's arguments are {len(args)} entries, more than any network takes")
     for key, value in args.items():
-        values = value if isinstance(value, list) and len(value) <= 16 else [value]  # widths: hidden=[256, 128]
+        values = (
+            value if isinstance(value, list) and len(value) <= 16 else [value]
+        )  # widths: hidden=[256, 128]
         if not all(isinstance(v, (str, int, float, bool, type(None))) and len(str(v)) <= 100 for v in values):
             raise Invalid(f"the network's argument {key} is {value!r:.40}, not a plain value")
     InputSpec.from_dict(meta.get("input"))
@@ -272,20 +316,33 @@ def check_meta(meta: dict[str, Any]) -> None:
 
 def _from_format_1(meta: dict[str, Any]) -> dict[str, Any]:
     """Format 1 kept the whole training config and a partial input entry side by side."""
-    config, old, model_args = (dict(value) if isinstance(value, dict) else {}
-                               for value in (meta.get("config"), meta.get("input"), meta.get("model_args")))
+    config, old, model_args = (
+        dict(value) if isinstance(value, dict) else {}
+        for value in (meta.get("config"), meta.get("input"), meta.get("model_args"))
+    )
     model_args.pop("input_size", None)
     try:
-        spec = InputSpec.create(config.get("dataset", "fashion-mnist"), resize=old.get("resize"),
-                                mean=old.get("mean", 0.0), std=old.get("std", 1.0))
+        spec = InputSpec.create(
+            config.get("dataset", "fashion-mnist"),
+            resize=old.get("resize"),
+            mean=old.get("mean", 0.0),
+            std=old.get("std", 1.0),
+        )
     except ClassicnetsError:
         return meta
-    rest = {k: v for k, v in meta.items() if k not in ("config", "class_names", "input", "model_args", "format")}
-    return {**rest, "model_args": model_args, "recipe": config.get("recipe"), "input": spec.to_dict(),
-            "format": FORMAT_VERSION}
+    rest = {
+        k: v for k, v in meta.items() if k not in ("config", "class_names", "input", "model_args", "format")
+    }
+    return {
+        **rest,
+        "model_args": model_args,
+        "recipe": config.get("recipe"),
+        "input": spec.to_dict(),
+        "format": FORMAT_VERSION,
+    }
 
 
-def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn.Module:
+def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> ClassifierSurface:
     """Rebuild the network a checkpoint describes, for the input it was trained on, and load
     its weights (strictly). The network is first built on the meta device (shapes, no memory)
     and compared with the file's tensors, so what gets allocated is no larger than the file."""
@@ -298,8 +355,10 @@ def build_model(checkpoint: Checkpoint, source: str | Path = "checkpoint") -> nn
     _check_shapes(skeleton, checkpoint, source)
     outputs = _outputs(skeleton, spec)
     if not outputs_fit(outputs, len(spec.class_names)):
-        raise CheckpointError(f"{source}: the network has {outputs} outputs but the run names "
-                              f"{len(spec.class_names)} classes: the file is damaged or not ours")
+        raise CheckpointError(
+            f"{source}: the network has {outputs} outputs but the run names "
+            f"{len(spec.class_names)} classes: the file is damaged or not ours"
+        )
     model = create_model_for_spec(meta["model"], spec, **meta.get("model_args", {}))
     load_weights(model, checkpoint, source)
     return model
@@ -313,11 +372,15 @@ def _check_shapes(skeleton: nn.Module, checkpoint: Checkpoint, source: str | Pat
         if key not in stored:
             raise CheckpointError(f"{source}: the tensor model.{key} of {network} is missing from the file")
         if stored[key] != shape:
-            raise CheckpointError(f"{source}: the tensor model.{key} is {list(stored[key])} in the file, but "
-                                  f"{network} as described needs {list(shape)}")
+            raise CheckpointError(
+                f"{source}: the tensor model.{key} is {list(stored[key])} in the file, but "
+                f"{network} as described needs {list(shape)}"
+            )
     extra = sorted(set(stored) - set(expected))
     if extra:
-        raise CheckpointError(f"{source}: the file has the tensor model.{extra[0]}, which {network} does not have")
+        raise CheckpointError(
+            f"{source}: the file has the tensor model.{extra[0]}, which {network} does not have"
+        )
 
 
 def _outputs(skeleton: nn.Module, spec: InputSpec) -> int:
@@ -334,14 +397,19 @@ def load_weights(model: nn.Module, checkpoint: Checkpoint, source: str | Path = 
     device = next(iter(model.state_dict().values())).device
     name = getattr(model, "model_name", type(model).__name__)
     try:
-        model.load_state_dict({k: v.to(device) for k, v in checkpoint.prefixed("model.").items()}, strict=True)
+        model.load_state_dict(
+            {k: v.to(device) for k, v in checkpoint.prefixed("model.").items()}, strict=True
+        )
     except RuntimeError as exc:
         first = str(exc).splitlines()[1 if len(str(exc).splitlines()) > 1 else 0].strip()
-        raise CheckpointError(f"{source}: its weights (from {checkpoint.meta.get('model')}) do not fit {name}: "
-                              f"{first}") from None
+        raise CheckpointError(
+            f"{source}: its weights (from {checkpoint.meta.get('model')}) do not fit {name}: {first}"
+        ) from None
 
 
-def restore_training_state(checkpoint: Checkpoint, optimizer: torch.optim.Optimizer, device: torch.device) -> None:
+def restore_training_state(
+    checkpoint: Checkpoint, optimizer: torch.optim.Optimizer, device: torch.device
+) -> None:
     """Load the optimizer state and the RNG state saved by `save_checkpoint(..., optimizer=...)`,
     each checked against this run's optimizer before it is loaded."""
     optim_meta = checkpoint.meta.get("optimizer")
@@ -354,7 +422,9 @@ def restore_training_state(checkpoint: Checkpoint, optimizer: torch.optim.Optimi
         raise CheckpointError(f"the checkpoint's optimizer state does not fit this run ({exc})") from None
     rng = checkpoint.tensors["rng.cpu"]
     if rng.dtype != torch.uint8 or rng.shape != torch.get_rng_state().shape:
-        raise CheckpointError(f"the checkpoint's random-number state is {rng.dtype} {list(rng.shape)}, not PyTorch's")
+        raise CheckpointError(
+            f"the checkpoint's random-number state is {rng.dtype} {list(rng.shape)}, not PyTorch's"
+        )
     torch.set_rng_state(rng)
     if "rng.cuda" in checkpoint.tensors and device.type == "cuda":
         torch.cuda.set_rng_state(checkpoint.tensors["rng.cuda"], device)
@@ -372,8 +442,9 @@ def _same_kind(saved: Any, current: Any) -> bool:
     return type(saved) is type(current)
 
 
-def _optimizer_state(checkpoint: Checkpoint, optim_meta: dict[str, Any],
-                     optimizer: torch.optim.Optimizer) -> dict[int, dict[str, Any]]:
+def _optimizer_state(
+    checkpoint: Checkpoint, optim_meta: dict[str, Any], optimizer: torch.optim.Optimizer
+) -> dict[int, dict[str, Any]]:
     """The saved per-parameter state, shaped like the parameters it belongs to, with param groups
     that hold the same settings, of the same types, as this run's optimizer."""
     current = optimizer.state_dict()["param_groups"]
@@ -385,9 +456,12 @@ def _optimizer_state(checkpoint: Checkpoint, optim_meta: dict[str, Any],
             raise Invalid("its parameter groups differ from this run's")
         for key, value in now.items():
             if key != "params" and not _same_kind(saved[key], value):
-                raise Invalid(f"its {key} is {saved[key]!r:.30}, where this run's optimizer has {value!r:.30}")
+                raise Invalid(
+                    f"its {key} is {saved[key]!r:.30}, where this run's optimizer has {value!r:.30}"
+                )
     params = [p for group in optimizer.param_groups for p in group["params"]]
     state: dict[int, dict[str, Any]] = {}
+
     def parameter(index: str) -> int:
         return integer(int(index), "a parameter index", 0, len(params) - 1)
 
@@ -407,7 +481,7 @@ class LoadedRun:
     """A trained network and what is known about how it was trained."""
 
     run_dir: Path
-    model: nn.Module
+    model: ClassifierSurface
     info: CheckpointMeta  # how it was trained and how it classifies
 
     @property
@@ -431,8 +505,12 @@ class LoadedRun:
         """What every export carries besides the network: its name and arguments, its input, and
         whether it classifies with test-time flips (exports compute in float32, whatever the run's
         precision)."""
-        return {"model": self.info.model, "model_args": self.info.model_args, "input": self.input.to_dict(),
-                "flip_tta": self.info.inference.flip}
+        return {
+            "model": self.info.model,
+            "model_args": self.info.model_args,
+            "input": self.input.to_dict(),
+            "flip_tta": self.info.inference.flip,
+        }
 
 
 def load_run(path: str | Path, best: bool = False) -> LoadedRun:
@@ -443,8 +521,10 @@ def load_run(path: str | Path, best: bool = False) -> LoadedRun:
         if best:
             candidates = [path / BEST]
             if not candidates[0].is_file():
-                raise CheckpointError(f"{path} holds no {BEST}: the run was not trained with --keep-best "
-                                      "(and --val-size), or has not finished an epoch yet")
+                raise CheckpointError(
+                    f"{path} holds no {BEST}: the run was not trained with --keep-best "
+                    "(and --val-size), or has not finished an epoch yet"
+                )
         else:
             candidates = [path / FINAL, path / LAST]
         found = next((c for c in candidates if c.is_file()), None)

@@ -23,24 +23,33 @@ LossFn = Callable[["torch.Tensor", "torch.Tensor"], "torch.Tensor"]
 # --- optimizers: (parameters, config) -> torch.optim.Optimizer -------------------------------------
 
 
-def _torch_optimizer(name: str, **fixed: Any) -> Callable[[Iterable[Any], "TrainConfig"], "torch.optim.Optimizer"]:
-    def build(params: Iterable[Any], config: "TrainConfig") -> "torch.optim.Optimizer":
+def _torch_optimizer(
+    name: str, **fixed: Any
+) -> Callable[[Iterable[Any], TrainConfig], torch.optim.Optimizer]:
+    def build(params: Iterable[Any], config: TrainConfig) -> torch.optim.Optimizer:
         import torch
 
         return getattr(torch.optim, name)(params, lr=config.lr, weight_decay=config.weight_decay, **fixed)
+
     return build
 
 
-def _sgd_with_momentum(nesterov: bool) -> Callable[[Iterable[Any], "TrainConfig"], "torch.optim.Optimizer"]:
-    def build(params: Iterable[Any], config: "TrainConfig") -> "torch.optim.Optimizer":
+def _sgd_with_momentum(nesterov: bool) -> Callable[[Iterable[Any], TrainConfig], torch.optim.Optimizer]:
+    def build(params: Iterable[Any], config: TrainConfig) -> torch.optim.Optimizer:
         import torch
 
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=nesterov,
-                               weight_decay=config.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=config.lr,
+            momentum=config.momentum,
+            nesterov=nesterov,
+            weight_decay=config.weight_decay,
+        )
+
     return build
 
 
-OPTIMIZERS: dict[str, Callable[[Iterable[Any], "TrainConfig"], "torch.optim.Optimizer"]] = {
+OPTIMIZERS: dict[str, Callable[[Iterable[Any], TrainConfig], torch.optim.Optimizer]] = {
     "sgd": _torch_optimizer("SGD"),
     "momentum": _sgd_with_momentum(nesterov=False),
     "nesterov": _sgd_with_momentum(nesterov=True),
@@ -56,22 +65,22 @@ OPTIMIZERS: dict[str, Callable[[Iterable[Any], "TrainConfig"], "torch.optim.Opti
 # A pure function of the step, so a resumed run lands on exactly the rate the uninterrupted one used.
 
 
-def _constant(_progress: float, _config: "TrainConfig", _total: int) -> float:
+def _constant(_progress: float, _config: TrainConfig, _total: int) -> float:
     return 1.0
 
 
-def _step(progress: float, _config: "TrainConfig", _total: int) -> float:
+def _step(progress: float, _config: TrainConfig, _total: int) -> float:
     return 0.1 ** int(progress * 3)  # /10 after each third of the run
 
 
-def _cosine(progress: float, config: "TrainConfig", total: int) -> float:
+def _cosine(progress: float, config: TrainConfig, total: int) -> float:
     warmup = config.warmup_epochs / max(config.epochs, 1)
     if progress < warmup:
         return (progress + 1 / max(total, 1)) / warmup
     return 0.5 * (1 + math.cos(math.pi * (progress - warmup) / max(1 - warmup, 1e-8)))
 
 
-def _onecycle(progress: float, _config: "TrainConfig", _total: int) -> float:
+def _onecycle(progress: float, _config: TrainConfig, _total: int) -> float:
     # Linear warm-up from lr/25 over the first quarter, then linear decay towards zero: the
     # triangle that super-convergence work (and airbench) uses.
     peak = 0.25
@@ -80,21 +89,24 @@ def _onecycle(progress: float, _config: "TrainConfig", _total: int) -> float:
     return max(1.0 - (progress - peak) / (1 - peak), 0.0) * 0.999 + 0.001
 
 
-SCHEDULES: dict[str, Callable[[float, "TrainConfig", int], float]] = {
-    "constant": _constant, "step": _step, "cosine": _cosine, "onecycle": _onecycle,
+SCHEDULES: dict[str, Callable[[float, TrainConfig, int], float]] = {
+    "constant": _constant,
+    "step": _step,
+    "cosine": _cosine,
+    "onecycle": _onecycle,
 }
 
 
 # --- losses: config -> (outputs, labels) -> loss ---------------------------------------------------
 
 
-def _bce(_config: "TrainConfig") -> LossFn:
+def _bce(_config: TrainConfig) -> LossFn:
     import torch.nn.functional as F
 
     return lambda out, y: F.binary_cross_entropy(out.float(), y)
 
 
-def _nll(config: "TrainConfig") -> LossFn:
+def _nll(config: TrainConfig) -> LossFn:
     import torch.nn.functional as F
 
     if config.label_smoothing:
@@ -103,32 +115,36 @@ def _nll(config: "TrainConfig") -> LossFn:
     return lambda out, y: F.nll_loss(out.float(), y)
 
 
-def _cross_entropy(config: "TrainConfig") -> LossFn:
+def _cross_entropy(config: TrainConfig) -> LossFn:
     import torch.nn.functional as F
 
     return lambda out, y: F.cross_entropy(out.float(), y, label_smoothing=config.label_smoothing)
 
 
-LOSSES: dict[str, Callable[["TrainConfig"], LossFn]] = {"cross_entropy": _cross_entropy, "nll": _nll, "bce": _bce}
+LOSSES: dict[str, Callable[[TrainConfig], LossFn]] = {
+    "cross_entropy": _cross_entropy,
+    "nll": _nll,
+    "bce": _bce,
+}
 
 
 # --- initialisations: model -> None, in place ------------------------------------------------------
 
 
-def _xavier(model: "nn.Module") -> None:
+def _xavier(model: nn.Module) -> None:
     from classicnets.models import init_book_weights
 
     init_book_weights(model)
 
 
-def _kaiming(model: "nn.Module") -> None:
+def _kaiming(model: nn.Module) -> None:
     from classicnets.models import init_kaiming_weights
 
     init_kaiming_weights(model)
 
 
-def _default(_model: "nn.Module") -> None:
+def _default(_model: nn.Module) -> None:
     """PyTorch's own initialisation, as the layers were built."""
 
 
-INITS: dict[str, Callable[["nn.Module"], None]] = {"xavier": _xavier, "default": _default, "kaiming": _kaiming}
+INITS: dict[str, Callable[[nn.Module], None]] = {"xavier": _xavier, "default": _default, "kaiming": _kaiming}

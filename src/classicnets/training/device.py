@@ -47,8 +47,10 @@ def resolve_device(name: str) -> torch.device:
         raise ClassicnetsError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "mps":
         if not mps_available():
-            raise ClassicnetsError("device mps asked for, but this PyTorch has no usable MPS (Apple GPU) backend "
-                                   "here: use --device cpu or auto")
+            raise ClassicnetsError(
+                "device mps asked for, but this PyTorch has no usable MPS (Apple GPU) backend "
+                "here: use --device cpu or auto"
+            )
         return device
     if device.type == "cuda":
         count = torch.cuda.device_count()
@@ -59,7 +61,9 @@ def resolve_device(name: str) -> torch.device:
             )
         return torch.device("cuda", index)
     if device.type != "cpu":
-        raise ClassicnetsError(f"device type {device.type!r} is not supported: use auto, cpu, cuda, cuda:N or mps")
+        raise ClassicnetsError(
+            f"device type {device.type!r} is not supported: use auto, cpu, cuda, cuda:N or mps"
+        )
     return device
 
 
@@ -107,11 +111,16 @@ def compiler_missing(device: torch.device) -> str | None:
     if device.type == "cuda":
         names, kind = [os.environ.get("CC") or "cc", "gcc", "clang"], "a C compiler"
     elif device.type == "cpu":
-        names, kind = [os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")], "a C++ compiler"
+        names, kind = (
+            [os.environ.get("CXX") or ("clang++" if sys.platform == "darwin" else "g++")],
+            "a C++ compiler",
+        )
     else:
         return None
     if any(shutil.which(name) for name in names):
         return None
-    return (f"--compile on {device.type} needs {kind} (torch.compile builds the code it generates): "
-            f"{' or '.join(names)} is not on PATH; install one (Debian: apt-get install g++), set "
-            f"{'CC' if device.type == 'cuda' else 'CXX'} to it, or train without --compile")
+    return (
+        f"--compile on {device.type} needs {kind} (torch.compile builds the code it generates): "
+        f"{' or '.join(names)} is not on PATH; install one (Debian: apt-get install g++), set "
+        f"{'CC' if device.type == 'cuda' else 'CXX'} to it, or train without --compile"
+    )

@@ -22,8 +22,8 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.distributed_c10d import _set_pg_timeout
 from torch import nn
+from torch.distributed.distributed_c10d import _set_pg_timeout
 
 from classicnets.errors import ClassicnetsError
 
@@ -81,9 +81,12 @@ class World:
 def world_from_env() -> World:
     """The world torchrun describes in the environment, or a world of one."""
     try:
-        return World(rank=int(os.environ.get("RANK", 0)), size=int(os.environ.get("WORLD_SIZE", 1)),
-                      local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-                      local_size=int(os.environ.get("LOCAL_WORLD_SIZE", 1)))
+        return World(
+            rank=int(os.environ.get("RANK", 0)),
+            size=int(os.environ.get("WORLD_SIZE", 1)),
+            local_rank=int(os.environ.get("LOCAL_RANK", 0)),
+            local_size=int(os.environ.get("LOCAL_WORLD_SIZE", 1)),
+        )
     except ValueError as exc:
         raise ClassicnetsError(f"the torchrun environment is malformed ({exc})") from None
 
@@ -117,8 +120,13 @@ def joined(world: World, device: torch.device) -> Iterator[torch.device]:
             # failed start lets torchrun try again where a hang would hold every rank. The
             # collectives keep PyTorch's default limit.
             store, rank, size = next(dist.rendezvous("env://", timeout=connect_timeout()))
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo", store=_per_attempt(store),
-                                    rank=rank, world_size=size, timeout=connect_timeout())
+            dist.init_process_group(
+                "nccl" if device.type == "cuda" else "gloo",
+                store=_per_attempt(store),
+                rank=rank,
+                world_size=size,
+                timeout=connect_timeout(),
+            )
             _set_pg_timeout(_COLLECTIVE_TIMEOUT)
         yield device
         # Every rank here before any tears down: a rank that leaves while another is still in
@@ -128,8 +136,10 @@ def joined(world: World, device: torch.device) -> Iterator[torch.device]:
         if not _is_communication_error(exc):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ClassicnetsError(f"rank {world.rank} of {world.size} lost contact with the other processes "
-                               f"({first[:200]}); torchrun stops or restarts the group") from None
+        raise ClassicnetsError(
+            f"rank {world.rank} of {world.size} lost contact with the other processes "
+            f"({first[:200]}); torchrun stops or restarts the group"
+        ) from None
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -144,7 +154,10 @@ def _per_attempt(store: dist.Store) -> dist.Store:
     node the restart count is the same for every rank and makes the prefix; across nodes it
     can differ (each node counts its own restarts), so there the README's command sets
     PyTorch's switch instead."""
-    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True" or os.environ.get("GROUP_WORLD_SIZE", "1") != "1":
+    if (
+        os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True"
+        or os.environ.get("GROUP_WORLD_SIZE", "1") != "1"
+    ):
         return store
     return dist.PrefixStore(f"classicnets/attempt-{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", store)
 
@@ -152,23 +165,29 @@ def _per_attempt(store: dist.Store) -> dist.Store:
 def _is_communication_error(exc: BaseException) -> bool:
     text = str(exc)
     return isinstance(exc, dist.DistError) or any(
-        marker in text for marker in ("gloo", "Gloo", "NCCL", "Connection reset", "Connection refused", "timed out"))
+        marker in text
+        for marker in ("gloo", "Gloo", "NCCL", "Connection reset", "Connection refused", "timed out")
+    )
 
 
 def per_rank_batch(batch_size: int, world: World) -> int:
     """`--batch-size` is the global batch: each rank takes its even share."""
     if batch_size % world.size:
         lower, upper = batch_size - batch_size % world.size, batch_size + world.size - batch_size % world.size
-        raise ClassicnetsError(f"--batch-size {batch_size} is the global batch and must divide evenly among "
-                               f"{world.size} processes: use {lower} or {upper}")
+        raise ClassicnetsError(
+            f"--batch-size {batch_size} is the global batch and must divide evenly among "
+            f"{world.size} processes: use {lower} or {upper}"
+        )
     return batch_size // world.size
 
 
 def wrap(model: nn.Module, world: World, device: torch.device, sync_bn: bool) -> nn.Module:
     """The network as DistributedDataParallel trains it (the model itself in a world of one)."""
     if sync_bn and device.type != "cuda":
-        raise ClassicnetsError("--sync-bn needs CUDA: PyTorch's SyncBatchNorm does not run on CPU tensors; on the "
-                               "CPU each process normalises over its own shard of the batch")
+        raise ClassicnetsError(
+            "--sync-bn needs CUDA: PyTorch's SyncBatchNorm does not run on CPU tensors; on the "
+            "CPU each process normalises over its own shard of the batch"
+        )
     if not world.distributed:
         return model
     if sync_bn:

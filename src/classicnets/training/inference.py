@@ -21,7 +21,7 @@ class Inference:
     flip: bool = False
 
     @classmethod
-    def of(cls, config: TrainConfig, device: torch.device) -> "Inference":
+    def of(cls, config: TrainConfig, device: torch.device) -> Inference:
         """How a run of `config` on `device` classifies: at the precision it resolves to there (so a
         bf16 run is evaluated in bf16 on any device that computes it), with its flips."""
         return cls(precision=resolve_precision(device, config.precision), flip=config.flip_tta)

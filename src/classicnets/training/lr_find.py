@@ -62,7 +62,7 @@ def smooth(losses: list[float], beta: float = SMOOTHING) -> list[float]:
     (which would put every feature of the curve ~1/(1-beta) steps late, a fifth of a decade and
     more at 200 steps)."""
     half = max(2, len(losses) // 50)
-    medians = [statistics.median(losses[max(0, i - half): i + half + 1]) for i in range(len(losses))]
+    medians = [statistics.median(losses[max(0, i - half) : i + half + 1]) for i in range(len(losses))]
     return running_average(running_average(medians, beta)[::-1], beta)[::-1]
 
 
@@ -76,7 +76,9 @@ def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, tuple[int, 
     low = min(range(skip, n), key=smoothed.__getitem__)
     high = max(range(skip, low + 1), key=smoothed.__getitem__)
     if low - high < 2:
-        raise ClassicnetsError("the loss did not fall anywhere in the sweep: try a lower --start-lr, or more --steps")
+        raise ClassicnetsError(
+            "the loss did not fall anywhere in the sweep: try a lower --start-lr, or more --steps"
+        )
     window = max(2, (low - high) // 8)
     logs = [math.log10(lr) for lr in lrs]
 
@@ -88,8 +90,15 @@ def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, tuple[int, 
     return lrs[steepest], (high, low)
 
 
-def range_test(config: TrainConfig, *, start_lr: float = 1e-6, end_lr: float = 10.0, steps: int = 200,
-               show_progress: bool = False, progress: Callable[[int, int], None] | None = None) -> LrFindResult:
+def range_test(
+    config: TrainConfig,
+    *,
+    start_lr: float = 1e-6,
+    end_lr: float = 10.0,
+    steps: int = 200,
+    show_progress: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> LrFindResult:
     """Sweep the learning rate from `start_lr` to `end_lr` over `steps` steps of `config` (its
     network, optimizer, batches and augmentation; its schedule aside), and suggest one."""
     if not 0 < start_lr < end_lr:
@@ -102,7 +111,9 @@ def range_test(config: TrainConfig, *, start_lr: float = 1e-6, end_lr: float = 1
     losses: list[float] = []
     diverged = False
     parts.model.train()
-    for step, (lr, (x, y)) in enumerate(zip(lr_schedule(start_lr, end_lr, steps), _endless(parts.train_batches))):
+    for step, (lr, (x, y)) in enumerate(
+        zip(lr_schedule(start_lr, end_lr, steps), _endless(parts.train_batches))
+    ):
         _, loss, _ = train_step(parts, x, y, step, lr=lr)
         if not math.isfinite(float(loss)):
             diverged = True
@@ -119,8 +130,17 @@ def range_test(config: TrainConfig, *, start_lr: float = 1e-6, end_lr: float = 1
         raise ClassicnetsError(f"the loss blew up within {len(losses)} steps: try a lower --start-lr")
     smoothed = smooth(losses)
     suggestion, (high, low) = suggest(lrs, smoothed)
-    return LrFindResult(model=config.model, recipe=config.recipe, recipe_lr=config.lr, lrs=lrs, losses=losses,
-                        smoothed=smoothed, falling=(lrs[high], lrs[low]), suggestion=suggestion, diverged=diverged)
+    return LrFindResult(
+        model=config.model,
+        recipe=config.recipe,
+        recipe_lr=config.lr,
+        lrs=lrs,
+        losses=losses,
+        smoothed=smoothed,
+        falling=(lrs[high], lrs[low]),
+        suggestion=suggestion,
+        diverged=diverged,
+    )
 
 
 def _endless(batches: Batches) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:

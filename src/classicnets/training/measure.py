@@ -26,8 +26,9 @@ def true_labels(y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def predict_all(model: nn.Module, batches: Batches, device: torch.device,
-                inference: Inference = Inference()) -> tuple[torch.Tensor, torch.Tensor]:
+def predict_all(
+    model: nn.Module, batches: Batches, device: torch.device, inference: Inference = Inference()
+) -> tuple[torch.Tensor, torch.Tensor]:
     """(predicted, true) labels for every example of `batches`, on the CPU, one sync at the end."""
     was_training = model.training
     model.eval()
@@ -41,8 +42,13 @@ def predict_all(model: nn.Module, batches: Batches, device: torch.device,
     return torch.cat(predicted).cpu(), torch.cat(true).cpu()
 
 
-def accuracy(model: nn.Module, batches: Batches, device: torch.device, world: World = World(),
-             inference: Inference = Inference()) -> float:
+def accuracy(
+    model: nn.Module,
+    batches: Batches,
+    device: torch.device,
+    world: World = World(),
+    inference: Inference = Inference(),
+) -> float:
     """The fraction of `batches` that `model` classifies right; with a `world` of several ranks,
     each holding its shard, the counts are summed over all of them."""
     predicted, true = predict_all(model, batches, device, inference)
@@ -51,9 +57,14 @@ def accuracy(model: nn.Module, batches: Batches, device: torch.device, world: Wo
 
 
 @torch.no_grad()
-def loss_and_accuracy(model: nn.Module, batches: Batches, device: torch.device,
-                      loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], world: World = World(),
-                      inference: Inference = Inference()) -> tuple[float, float]:
+def loss_and_accuracy(
+    model: nn.Module,
+    batches: Batches,
+    device: torch.device,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    world: World = World(),
+    inference: Inference = Inference(),
+) -> tuple[float, float]:
     """(mean loss, accuracy) over `batches` (every rank's shard): the loss of the network's own
     outputs at the run's precision, the accuracy as `accuracy` counts it (flips included)."""
     was_training = model.training

@@ -67,8 +67,9 @@ def available_bytes(device: torch.device) -> int:
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
-def check_fits(model: str, spec: InputSpec, model_args: dict[str, object], batch_size: int,
-               device: torch.device) -> None:
+def check_fits(
+    model: str, spec: InputSpec, model_args: dict[str, object], batch_size: int, device: torch.device
+) -> None:
     """Raise a clear error if training `model` on `spec`'s input with `batch_size` cannot fit `device`."""
     side = spec.resize
     need = footprint(model, spec, model_args).training_bytes(batch_size)

@@ -36,7 +36,13 @@ from classicnets.training.position import Position
 from classicnets.training.step import TrainingParts
 
 FINISHED, STOPPED, PAUSED, INTERRUPTED, FAILED = "finished", "stopped", "paused", "interrupted", "failed"
-OUTCOMES = (FINISHED, STOPPED, PAUSED, INTERRUPTED, FAILED)  # all epochs; run.stop; stop_after_epoch; a signal; an error
+OUTCOMES = (
+    FINISHED,
+    STOPPED,
+    PAUSED,
+    INTERRUPTED,
+    FAILED,
+)  # all epochs; run.stop; stop_after_epoch; a signal; an error
 
 
 class ObserverFailed(ClassicnetsError):

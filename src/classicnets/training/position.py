@@ -23,13 +23,19 @@ class Position:
     train_seconds: float = 0.0
 
     @classmethod
-    def start(cls, epoch: int, step: int, device: torch.device) -> "Position":
-        return cls(epoch=epoch, batch=0, step=step, loss_sum=torch.zeros((), device=device),
-                   correct=torch.zeros((), device=device, dtype=torch.long))
+    def start(cls, epoch: int, step: int, device: torch.device) -> Position:
+        return cls(
+            epoch=epoch,
+            batch=0,
+            step=step,
+            loss_sum=torch.zeros((), device=device),
+            correct=torch.zeros((), device=device, dtype=torch.long),
+        )
 
     @classmethod
-    def from_checkpoint(cls, checkpoint: Checkpoint, device: torch.device, epochs: int,
-                        batches: int) -> "Position":
+    def from_checkpoint(
+        cls, checkpoint: Checkpoint, device: torch.device, epochs: int, batches: int
+    ) -> Position:
         """Where the checkpoint stands, each number checked against the run it resumes
         (`epochs` in all, `batches` per epoch): a damaged position is one clear line."""
         meta = checkpoint.meta
@@ -51,11 +57,15 @@ class Position:
                     raise Invalid("its epoch's running sums are missing or not numbers")
                 position.loss_sum, position.correct = (t.to(device) for t in sums)  # type: ignore[union-attr]
         except Invalid as exc:
-            raise CheckpointError(f"the checkpoint's position is damaged: {exc}; start the run again") from None
+            raise CheckpointError(
+                f"the checkpoint's position is damaged: {exc}; start the run again"
+            ) from None
         return position
 
     def where(self) -> str:
-        return f"epoch {self.epoch + 1}, batch {self.batch}" if self.batch else f"the end of epoch {self.epoch}"
+        return (
+            f"epoch {self.epoch + 1}, batch {self.batch}" if self.batch else f"the end of epoch {self.epoch}"
+        )
 
     def local_sums(self) -> list[float]:
         """This rank's epoch so far: loss sum, correct count, examples seen (one host synchronisation)."""

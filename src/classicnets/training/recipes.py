@@ -22,16 +22,40 @@ _D2L = {"optimizer": "sgd", "init": "xavier", "loss": "cross_entropy", "mean": 0
 BOOK: dict[str, dict[str, Any]] = {
     # seed 002: Adam lr 3e-3, batch 64, Normalize((0.5,), (0.5,)), LogSoftmax + NLLLoss, dropout 0.25,
     # PyTorch's default init (the seed never re-initialises).
-    "mlp": {"optimizer": "adam", "lr": 3e-3, "epochs": 10, "batch_size": 64, "loss": "nll",
-            "init": "default", "mean": 0.5, "std": 0.5},
+    "mlp": {
+        "optimizer": "adam",
+        "lr": 3e-3,
+        "epochs": 10,
+        "batch_size": 64,
+        "loss": "nll",
+        "init": "default",
+        "mean": 0.5,
+        "std": 0.5,
+    },
     # seed 003: BCELoss, Adam lr 1e-2, 2,000 epochs over its two 4x4 images, DataLoader batch 1.
-    "tiny_cnn": {"dataset": "toy4x4", "optimizer": "adam", "lr": 1e-2, "epochs": 2000, "batch_size": 1,
-                 "loss": "bce", "init": "default", "mean": 0.0, "std": 1.0},
+    "tiny_cnn": {
+        "dataset": "toy4x4",
+        "optimizer": "adam",
+        "lr": 1e-2,
+        "epochs": 2000,
+        "batch_size": 1,
+        "loss": "bce",
+        "init": "default",
+        "mean": 0.0,
+        "std": 1.0,
+    },
     "lenet": {**_D2L, "lr": 0.9, "epochs": 10, "batch_size": 256},
     "lenet_bn": {**_D2L, "lr": 1.0, "epochs": 10, "batch_size": 256},
     "alexnet": {**_D2L, "lr": 0.01, "epochs": 10, "batch_size": 128, "resize": 224},
     # seed 000: VGG-11 narrowed by ratio 4 at 224 px.
-    "vgg11": {**_D2L, "lr": 0.05, "epochs": 10, "batch_size": 128, "resize": 224, "model_args": {"width_ratio": 4}},
+    "vgg11": {
+        **_D2L,
+        "lr": 0.05,
+        "epochs": 10,
+        "batch_size": 128,
+        "resize": 224,
+        "model_args": {"width_ratio": 4},
+    },
     # seed 001: full-width VGG at 96 px, lr 0.01, 5 epochs, batch 128.
     "vgg13": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96},
     "vgg16": {**_D2L, "lr": 0.01, "epochs": 5, "batch_size": 128, "resize": 96},
@@ -50,17 +74,40 @@ BOOK: dict[str, dict[str, Any]] = {
 # benchmarks/results/tta.json). The deep ReLU networks without BatchNorm (AlexNet, VGG, NiN,
 # GoogLeNet) start from He's init: with PyTorch's default one NiN sits at chance (its signal
 # shrinks ~80-fold over its 12 convs), and the others learn slowly.
-_FAST = {"optimizer": "nesterov", "momentum": 0.9, "schedule": "onecycle", "label_smoothing": 0.1,
-         "init": "default", "mean": None, "std": None, "weight_decay": 5e-4}
+_FAST = {
+    "optimizer": "nesterov",
+    "momentum": 0.9,
+    "schedule": "onecycle",
+    "label_smoothing": 0.1,
+    "init": "default",
+    "mean": None,
+    "std": None,
+    "weight_decay": 5e-4,
+}
 _HE = {**_FAST, "init": "kaiming"}
 # seed 000's narrow VGG (every block's channels divided by 4), for all four depths.
 _NARROW_VGG = {**_HE, "lr": 0.05, "batch_size": 128, "resize": 32, "model_args": {"width_ratio": 4}}
 
 FAST: dict[str, dict[str, Any]] = {
-    "mlp": {**_FAST, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-2, "epochs": 4, "batch_size": 128,
-            "loss": "nll", "label_smoothing": 0.0},
-    "tiny_cnn": {"dataset": "toy4x4", "optimizer": "adam", "lr": 5e-2, "epochs": 200, "batch_size": 2,
-                 "loss": "bce", "init": "default"},
+    "mlp": {
+        **_FAST,
+        "optimizer": "adamw",
+        "lr": 2e-3,
+        "weight_decay": 1e-2,
+        "epochs": 4,
+        "batch_size": 128,
+        "loss": "nll",
+        "label_smoothing": 0.0,
+    },
+    "tiny_cnn": {
+        "dataset": "toy4x4",
+        "optimizer": "adam",
+        "lr": 5e-2,
+        "epochs": 200,
+        "batch_size": 2,
+        "loss": "bce",
+        "init": "default",
+    },
     "lenet": {**_FAST, "lr": 0.1, "epochs": 3, "batch_size": 128, "model_args": {"act_layer": "relu"}},
     "lenet_bn": {**_FAST, "lr": 0.2, "epochs": 3, "batch_size": 128},
     "alexnet": {**_HE, "lr": 0.02, "epochs": 2, "batch_size": 128, "resize": 65},
@@ -121,9 +168,16 @@ BOOK_READINGS: dict[str, BookReading] = {
 # (8 and 10 were no better by more than the seeds' spread, 6 lost 0.2%).
 SPEEDRUN_MODEL = "vgg11"
 SPEEDRUN: dict[str, Any] = {
-    **_FAST, "lr": 0.1, "epochs": 7, "batch_size": 256,
+    **_FAST,
+    "lr": 0.1,
+    "epochs": 7,
+    "batch_size": 256,
     "model_args": {"blocks": 3, "width_ratio": 2, "batch_norm": True, "hidden": 0},
-    "augment": True, "crop_padding": 0, "flip_tta": True, "precision": "bf16", "channels_last": True,
+    "augment": True,
+    "crop_padding": 0,
+    "flip_tta": True,
+    "precision": "bf16",
+    "channels_last": True,
 }
 _TABLES = {"book": BOOK, "fast": FAST, "speedrun": {SPEEDRUN_MODEL: SPEEDRUN}}
 
@@ -136,8 +190,10 @@ def recipe_config(model: str, recipe: str = "book", **overrides: Any) -> TrainCo
     if recipe not in _TABLES:
         raise ClassicnetsError(f"unknown recipe {recipe!r}; choose one of: {', '.join(RECIPES)}")
     if model not in _TABLES[recipe]:
-        raise ClassicnetsError(f"the {recipe} recipe is {SPEEDRUN_MODEL}'s alone: `classicnets train {SPEEDRUN_MODEL} "
-                               f"--recipe {recipe}`, or --recipe fast for {model}")
+        raise ClassicnetsError(
+            f"the {recipe} recipe is {SPEEDRUN_MODEL}'s alone: `classicnets train {SPEEDRUN_MODEL} "
+            f"--recipe {recipe}`, or --recipe fast for {model}"
+        )
     values = dict(_TABLES[recipe][model])
     given_args = dict(overrides.pop("model_args", None) or {})
     if "input_size" in given_args and overrides.get("resize") is None:

@@ -152,8 +152,10 @@ def _lock(run_dir: Path) -> int:
     except BlockingIOError:
         holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise RunInUse(f"{run_dir} is in use by another classicnets process (pid {holder}): wait for it to end, "
-                       "or choose another --out") from None
+        raise RunInUse(
+            f"{run_dir} is in use by another classicnets process (pid {holder}): wait for it to end, "
+            "or choose another --out"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd
@@ -177,7 +179,7 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     text = path.read_text(encoding="utf-8", errors="replace")
     lines = text.split("\n")
     complete = lines[:-1]  # the text after the last newline is a row whose write did not finish
-    rows = []
+    rows: list[dict[str, Any]] = []
     for number, line in enumerate(complete, 1):
         if not line.strip():
             continue
@@ -249,7 +251,9 @@ def run_environment(run_dir: Path) -> dict[str, Any]:
         environment = mapping(document.get("environment", {}), "its environment")
     except (OSError, ClassicnetsError):
         return {}
-    return {k: v for k, v in environment.items() if isinstance(v, (str, int, float, bool)) and len(str(v)) <= 200}
+    return {
+        k: v for k, v in environment.items() if isinstance(v, (str, int, float, bool)) and len(str(v)) <= 200
+    }
 
 
 def run_config(run_dir: Path) -> TrainConfig | None:

@@ -10,6 +10,7 @@ from typing import Protocol
 import torch
 from torch import nn
 
+from classicnets.models.base import ClassifierSurface
 from classicnets.training.config import TrainConfig
 from classicnets.training.device import autocast
 from classicnets.training.distributed import World
@@ -29,7 +30,7 @@ class TrainingParts:
 
     config: TrainConfig
     device: torch.device
-    model: nn.Module  # the network itself: what checkpoints hold
+    model: ClassifierSurface  # the network itself: what checkpoints hold
     step_model: nn.Module  # what trains: `model`, wrapped by DistributedDataParallel and/or torch.compile
     eval_model: nn.Module  # what evaluates: `step_model` without DistributedDataParallel
     optimizer: torch.optim.Optimizer
@@ -46,8 +47,9 @@ def scheduled_lr(parts: TrainingParts, step: int) -> float:
     return parts.config.lr * lr_factor(parts.config, step, parts.total_steps)
 
 
-def train_step(parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int,
-               lr: float | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+def train_step(
+    parts: TrainingParts, x: torch.Tensor, y: torch.Tensor, step: int, lr: float | None = None
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """Step `step` (0-based) on the batch (x, y): set the scheduled learning rate (or `lr`, for the
     learning-rate range test), forward under autocast, loss, backward, optimizer step. Returns
     (output, loss) detached, without a host synchronisation, and the learning rate used."""

@@ -40,7 +40,7 @@ class LossWatch:
     _seen: int = 0
 
     @classmethod
-    def for_classes(cls, classes: int) -> "LossWatch":
+    def for_classes(cls, classes: int) -> LossWatch:
         return cls(chance=math.log(max(classes, 2)))
 
     def start_epoch(self, loss_sum: float = 0.0, seen: int = 0) -> None:
@@ -59,19 +59,23 @@ class LossWatch:
         self._sum, self._seen = total, seen
         scale = max(self.chance, 1.0)
         if mean > self.HOPELESS * scale:
-            return (f"the training loss is {mean:.3g}, over {self.HOPELESS:g} times what guessing gives "
-                    f"({self.chance:.3g})")
+            return (
+                f"the training loss is {mean:.3g}, over {self.HOPELESS:g} times what guessing gives "
+                f"({self.chance:.3g})"
+            )
         self.strikes = self.strikes + 1 if mean > self.FACTOR * scale else 0
         if self.strikes >= self.PATIENCE:
-            return (f"the training loss grew to {mean:.3g}, over {self.FACTOR:g} times what guessing gives "
-                    f"({self.chance:.3g}), and stayed there for {self.PATIENCE} checks in a row")
+            return (
+                f"the training loss grew to {mean:.3g}, over {self.FACTOR:g} times what guessing gives "
+                f"({self.chance:.3g}), and stayed there for {self.PATIENCE} checks in a row"
+            )
         return None
 
     def state(self) -> dict[str, Any]:
         return {"strikes": self.strikes}
 
     @classmethod
-    def from_state(cls, state: Any, fresh: "LossWatch") -> "LossWatch":
+    def from_state(cls, state: Any, fresh: LossWatch) -> LossWatch:
         """`fresh` (for this run's classes) with the strikes a checkpoint counted; anything
         unreadable (or a checkpoint from before strikes were saved) counts none."""
         strikes = state.get("strikes", 0) if isinstance(state, dict) else 0
@@ -80,10 +84,15 @@ class LossWatch:
 
 
 def diverged(problem: str, where: str, lr: float, last_checkpoint: str | None) -> TrainingDiverged:
-    saved = (f"the last checkpoint before it is {last_checkpoint}" if last_checkpoint
-             else "no checkpoint was written before it")
-    return TrainingDiverged(f"{problem} in {where}; {saved}. The learning rate ({lr:g}) is probably too high "
-                            f"for this network: try --lr {lr / 10:g}")
+    saved = (
+        f"the last checkpoint before it is {last_checkpoint}"
+        if last_checkpoint
+        else "no checkpoint was written before it"
+    )
+    return TrainingDiverged(
+        f"{problem} in {where}; {saved}. The learning rate ({lr:g}) is probably too high "
+        f"for this network: try --lr {lr / 10:g}"
+    )
 
 
 class StopRequest:
@@ -107,9 +116,11 @@ class StopRequest:
             raise KeyboardInterrupt
         self.signal = signal.Signals(signum).name
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
-            self._previous = {sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+            self._previous = {
+                sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
+            }
         return self
 
     def __exit__(self, *_exc: object) -> None:
