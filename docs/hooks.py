@@ -14,6 +14,7 @@ mkdocs.yml names this file under `hooks:`; it is not a page (`exclude_docs`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import inspect
 import json
 import os
@@ -80,9 +81,71 @@ def _site_links(text: str) -> str:
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
     if "<!-- cli-reference -->" in markdown:
         markdown = markdown.replace("<!-- cli-reference -->", cli_reference())
+    for marker, make in (
+        ("<!-- train-flags -->", train_flags),
+        ("<!-- recipes -->", recipes),
+        ("<!-- zoo-table -->", zoo_table),
+    ):
+        if marker in markdown:
+            markdown = markdown.replace(marker, make())
     return re.sub(
         r"<!-- zoo: ([\w ]+) -->", lambda m: "\n\n".join(network(n) for n in m.group(1).split()), markdown
     )
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def train_flags() -> str:
+    """Every option `train` offers for a TrainConfig field, with its default and its help."""
+    from classicnets.training.config import flags
+
+    lines = ["| option | default | what it sets |", "|---|---|---|"]
+    for field, flag in flags():
+        name = "--" + field.name.replace("_", "-")
+        default = field.default if field.default_factory is dataclasses.MISSING else field.default_factory()
+        choices = f" (one of: {', '.join(flag.choices)})" if flag.choices else ""
+        lines.append(f"| `{name}` | `{default!r}` | {_cell(flag.help or '')}{_cell(choices)} |")
+    return "\n".join(lines)
+
+
+def recipes() -> str:
+    """The book's and the fast recipe of every network: the fields that differ from the defaults."""
+    from classicnets.training.recipes import BOOK, FAST
+    from classicnets.zoo import NAMES
+
+    def fields(recipe: dict[str, Any]) -> str:
+        return ", ".join(f"`{k}={v!r}`" for k, v in recipe.items())
+
+    lines = ["| network | book | fast |", "|---|---|---|"]
+    lines += [f"| `{name}` | {_cell(fields(BOOK[name]))} | {_cell(fields(FAST[name]))} |" for name in NAMES]
+    return "\n".join(lines)
+
+
+FAMILY_PAGES = {
+    "mlp": "mlp", "tiny_cnn": "tiny-cnn", "lenet": "lenet", "lenet_bn": "batchnorm", "alexnet": "alexnet",
+    "vgg11": "vgg", "vgg13": "vgg", "vgg16": "vgg", "vgg19": "vgg", "nin": "nin",
+    "googlenet": "googlenet", "resnet18": "resnet", "resnet34": "resnet", "densenet": "densenet",
+}  # fmt: skip
+
+
+def zoo_table() -> str:
+    """`classicnets models`' table, each network linked to its family's page."""
+    from classicnets.cli.inspect_cmds import models_table
+
+    lines = [
+        "| network | from | book recipe's input | parameters | FLOPs / image | smallest side |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    for row in models_table():
+        c, h, w = row["input_size"]
+        page = f"{FAMILY_PAGES[row['name']]}.md#{row['name']}"
+        lines.append(
+            f"| [`{row['name']}`]({page}) | {_source(row['seed'])} | {c}x{h}x{w} | {row['params']:,} | "
+            f"{row['flops'] / 1e6:,.2f} M | {row['min_input_size']} |"
+        )
+    return "\n".join(lines)
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -149,7 +212,7 @@ def network(name: str) -> str:
     model, size = build_on_meta(name, None, {})
     info = summary(model, size)
     doc = inspect.getdoc(config.builder) or ""
-    out = [f"## `{name}`", "", f"{config.description} (source: {_source(config.seed)}).", ""]
+    out = [f"## `{name}` {{#{name}}}", "", f"{config.description} (source: {_source(config.seed)}).", ""]
     if doc:
         out += [doc, ""]
     out += [

@@ -1,16 +1,11 @@
 """The model zoo. Importing this package registers every network."""
 
-from classicnets.models import (  # noqa: F401  (imported to register their builders)
-    alexnet,
-    densenet,
-    googlenet,
-    lenet,
-    mlp,
-    nin,
-    resnet,
-    tiny_cnn,
-    vgg,
-)
+# isort: off
+# The book's order: each module registers its builders as it is imported, and list_models() is
+# that order (checked against classicnets.zoo.NAMES below).
+from classicnets.models import mlp, tiny_cnn, lenet, alexnet, vgg, nin, googlenet, resnet, densenet  # noqa: F401
+
+# isort: on
 from classicnets.models.base import (
     ClassicNet,
     ClassifierSurface,
