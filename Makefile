@@ -81,7 +81,7 @@ lint: setup
 # The documentation site into site/ (mkdocs.yml); a broken link or reference fails the build.
 # `make notebooks docs` renders the notebooks as executed, outputs included.
 docs: setup
-	NO_MKDOCS_2_WARNING=1 CLASSICNETS_DOCS_NOTEBOOKS=$(DOCS_NOTEBOOKS) $(BIN)/mkdocs build --strict --quiet
+	NO_MKDOCS_2_WARNING=1 CLASSICNETS_DOCS_NOTEBOOKS=$(DOCS_NOTEBOOKS) $(BIN)/mkdocs build --strict
 	@echo "Documentation: site/index.html"
 
 DOCS_NOTEBOOKS ?= $(if $(filter notebooks,$(MAKECMDGOALS)),runs/notebooks,)

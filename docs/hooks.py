@@ -79,17 +79,20 @@ def _site_links(text: str) -> str:
 
 
 def on_page_markdown(markdown: str, page: Page, config: MkDocsConfig, files: Files) -> str:
-    if "<!-- cli-reference -->" in markdown:
-        markdown = markdown.replace("<!-- cli-reference -->", cli_reference())
+    # A marker is a line of its own: written inside a sentence (CONTRIBUTING.md) it stays text.
     for marker, make in (
+        ("<!-- cli-reference -->", cli_reference),
         ("<!-- train-flags -->", train_flags),
         ("<!-- recipes -->", recipes),
         ("<!-- zoo-table -->", zoo_table),
     ):
-        if marker in markdown:
-            markdown = markdown.replace(marker, make())
+        if re.search(f"^{marker}$", markdown, flags=re.MULTILINE):
+            markdown = re.sub(f"^{marker}$", lambda _m, make=make: make(), markdown, flags=re.MULTILINE)
     return re.sub(
-        r"<!-- zoo: ([\w ]+) -->", lambda m: "\n\n".join(network(n) for n in m.group(1).split()), markdown
+        r"^<!-- zoo: ([\w ]+) -->$",
+        lambda m: "\n\n".join(network(n) for n in m.group(1).split()),
+        markdown,
+        flags=re.MULTILINE,
     )
 
 
@@ -223,7 +226,12 @@ def network(name: str) -> str:
         "|---|---|",
     ]
     for arg in model_arguments(name).values():
-        default = "required" if arg.default is inspect.Parameter.empty else f"`{arg.default!r}`"
+        if arg.default is inspect.Parameter.empty:
+            default = "required"
+        elif isinstance(arg.default, type):  # an activation: --arg act_layer=relu names it
+            default = f"`{arg.default.__name__}`"
+        else:
+            default = f"`{arg.default!r}`"
         out.append(f"| `{arg.name}` | {default} |")
     c, h, w = size
     out += [

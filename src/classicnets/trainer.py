@@ -100,8 +100,9 @@ def lr_find(
     """The learning-rate range test for `model`'s `recipe` (overrides as `train` takes them), with
     its curve drawn to `plot` if given; no run directory is made.
 
-    >>> found = classicnets.lr_find("lenet", plot="lr_find.png")   # doctest: +SKIP
-    >>> found.suggestion, found.falling                            # doctest: +SKIP
+    Examples:
+        >>> found = classicnets.lr_find("lenet", plot="lr_find.png")   # doctest: +SKIP
+        >>> found.suggestion, found.falling                            # doctest: +SKIP
     """
     result = range_test(
         recipe_config(model, recipe, **overrides),
