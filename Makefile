@@ -89,7 +89,7 @@ DOCS_NOTEBOOKS ?= $(if $(filter notebooks,$(MAKECMDGOALS)),runs/notebooks,)
 # The package as users install it: sdist and wheel built, the wheel installed (not editable) with
 # its extras into a fresh virtual environment outside the checkout, then run.
 wheel-check: setup
-	PYTHON=$(PYTHON) TORCH_SPEC="$(TORCH_SPEC)" BUILD_PYTHON=$(BIN)/python scripts/check-wheel.sh
+	PYTHON=$(PYTHON) TORCH_SPEC="$(TORCH_SPEC)" BUILD_PYTHON=$(abspath $(BIN))/python scripts/check-wheel.sh
 
 clean:
 	rm -rf $(VENV) build dist site *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
