@@ -30,7 +30,7 @@ def quiet(config, out, **kwargs):
 
 @pytest.mark.parametrize("name", list_models())
 def test_every_network_trains_a_few_batches_with_its_book_recipe(name, tmp_path):
-    overrides = {"epochs": 3} if name == "tiny_cnn" else {"epochs": 1, "limit": 16, "batch_size": 8}
+    overrides = {"epochs": 3} if name == "tiny_cnn" else {"epochs": 1, "limit": 8, "batch_size": 4}
     result = quiet(recipe_config(name, "book", **overrides), tmp_path / name)
     row = result.metrics[-1]
     assert row["epoch"] == result.config.epochs and math.isfinite(row["train_loss"])
@@ -43,7 +43,7 @@ def test_every_network_trains_a_few_batches_with_its_book_recipe(name, tmp_path)
 
 @pytest.mark.parametrize("name", list_models())
 def test_fast_recipes_train_a_batch(name, tmp_path):
-    overrides = {"epochs": 2} if name == "tiny_cnn" else {"epochs": 1, "limit": 16, "batch_size": 8}
+    overrides = {"epochs": 2} if name == "tiny_cnn" else {"epochs": 1, "limit": 8, "batch_size": 4}
     result = quiet(recipe_config(name, "fast", **overrides), tmp_path / name)
     assert math.isfinite(result.metrics[-1]["train_loss"])
 
