@@ -8,7 +8,7 @@ may_be_root() {
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then
         "$@"
-    elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    elif may_be_root; then
         sudo "$@"
     else
         return 3
