@@ -162,6 +162,16 @@ def _read_stream(
     return _to_array(body, header), digest.hexdigest()
 
 
+def encode_idx(array: np.ndarray) -> bytes:
+    """`array` as an IDX file's bytes: the inverse of `parse_idx`."""
+    codes = {dtype.str[1:]: code for code, dtype in IDX_DTYPES.items()}
+    code = codes.get(array.dtype.str[1:])
+    if code is None or not 1 <= array.ndim <= MAX_IDX_DIMS:
+        raise DataError(f"an IDX file cannot hold a {array.ndim}-D array of {array.dtype}")
+    header = bytes([0, 0, code, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+    return header + array.astype(IDX_DTYPES[code], copy=False).tobytes()
+
+
 def is_gzip(path: Path) -> bool:
     with open(path, "rb") as handle:
         return handle.read(2) == GZIP_MAGIC

@@ -9,16 +9,25 @@ import numpy as np
 from classicnets.data.catalog import CIFAR_BINARY, CatalogEntry, Member, check_md5
 from classicnets.data.cifar import read_archive
 from classicnets.data.idx import is_gzip, read_idx
+from classicnets.data.unpacked import keep_unpacked, read_unpacked
 from classicnets.errors import DataError
 
 
 def read_member(path: Path, member: Member, title: str, *, verify: bool = True) -> np.ndarray:
     """Parse one IDX file; with `verify`, its checksum must be the known one: the SHA-256 of its
-    decompressed bytes where we know it, else the published MD5 of the .gz as distributed."""
+    decompressed bytes where we know it, else the published MD5 of the .gz as distributed.
+    A gzipped file verified once is read decompressed from the user cache (`data.unpacked`)."""
+    gzipped = is_gzip(path)
+    if gzipped and (kept := read_unpacked(path, member)) is not None:
+        return kept
     parsed = read_idx(path)
-    if not verify or (member.sha256 and parsed.sha256 == member.sha256):
+    if member.sha256 and parsed.sha256 == member.sha256:
+        if gzipped:
+            keep_unpacked(path, member, parsed.array)
         return parsed.array
-    if is_gzip(path) and not member.sha256:  # the .gz as distributed
+    if not verify:
+        return parsed.array
+    if gzipped and not member.sha256:  # the .gz as distributed
         check_md5(path, member, title)
         return parsed.array
     if member.sha256:
