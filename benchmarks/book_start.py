@@ -25,8 +25,8 @@ from pathlib import Path
 
 import torch
 from leaderboard import load_note  # benchmarks/*.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 from throughput import recipe_steps, run_steps
-from tta import add_idle_option, load_average, start_series
 
 from classicnets.models import list_models
 from classicnets.reports.figures import plt, save_figure
@@ -120,7 +120,7 @@ def main() -> None:
             f"({row['verdict']}), {row['seconds_per_batch']:.2f} s/batch, recipe {row['projected_hours']:.1f} h here",
             flush=True,
         )
-        series["loadavg_after"] = load_average()
+        series = end_series(series)
         document = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
             "torch": torch.__version__,

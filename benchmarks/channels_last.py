@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 import torch
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 from throughput import measure
-from tta import add_idle_option, load_average, start_series
 
 from classicnets.models import list_models
 
@@ -71,8 +71,7 @@ def main() -> None:
                 "torch": torch.__version__,
                 "date": time.strftime("%Y-%m-%d"),
                 "command": "python benchmarks/channels_last.py",
-                **series,
-                "loadavg_after": load_average(),
+                **end_series(series),
                 "networks": rows,
             },
             indent=2,

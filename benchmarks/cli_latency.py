@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 
 RESULTS = Path(__file__).parent / "results" / "cli_latency.json"
 
@@ -66,7 +66,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run(command, capture_output=True)
             times[name].append(round(time.perf_counter() - started, 3))
-    series["loadavg_after"] = load_average()
+    series = end_series(series)
     torch_import = statistics.median(times['python -c "import torch"'])
     rows = {
         name: {

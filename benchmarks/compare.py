@@ -36,9 +36,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tta import (  # benchmarks/tta.py, beside this script
+from machine import (  # benchmarks/machine.py, beside this script
     add_idle_option,
-    load_average,
+    end_series,
     start_series,
     timed_run,
 )
@@ -198,7 +198,7 @@ def main() -> None:
         row = cases[name] = {
             **summarise(case, runs),
             "date": time.strftime("%Y-%m-%d"),
-            "series": {**series, "loadavg_after": load_average()},
+            "series": end_series(series),
         }
         print(
             f"{name:9s} book {row['book']['whole_s']:7.1f} s whole / {row['book']['in_process_s']:7.1f} s in-process "
@@ -216,7 +216,7 @@ def main() -> None:
             "book_torch": runs["book"][0].get("torch"),
             "classicnets_torch": _torch_version(),
             "repeats": args.repeats,
-            "series": {**series, "loadavg_after": load_average()},
+            "series": end_series(series),
             "command": " ".join(["python", "benchmarks/compare.py", *sys.argv[1:]]),
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tta import add_idle_option, load_average, start_series  # benchmarks/*.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
@@ -227,7 +227,7 @@ def main() -> None:
     import torch
 
     document["versions"] = {"torch": torch.__version__, "numpy": numpy.__version__}
-    document["loadavg_after"] = load_average()
+    document.update(end_series(series))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "datasets.json").write_text(json.dumps(document, indent=2) + "\n")
     print(json.dumps({k: document[k] for k in ("loadavg_before", "loadavg_after")}, indent=2))

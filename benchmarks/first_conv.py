@@ -24,9 +24,9 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 from throughput import measure
 from torch import nn
-from tta import add_idle_option, load_average, start_series  # benchmarks/*.py, beside this script
 
 from classicnets.data import BatchConfig, BatchIterator, load_fashion_mnist
 from classicnets.models import create_model
@@ -115,7 +115,7 @@ def main() -> None:
         layer["swapped"].append(round(layer_ms(swapped, x, args.iterations), 2))
         step["pytorch"].append(round(step_ms(False, args.steps), 2))
         step["swapped"].append(round(step_ms(True, args.steps), 2))
-    series["loadavg_after"] = load_average()
+    series = end_series(series)
     medians = {
         what: {k: statistics.median(v) for k, v in runs.items()}
         for what, runs in (("first_layer_forward_backward_ms", layer), ("lenet_book_step_ms", step))

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import torch
-from tta import load_average  # benchmarks/tta.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 
 import classicnets
 
@@ -33,8 +33,9 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=200)
     parser.add_argument("--runs", default=RUNS)
+    add_idle_option(parser)
     args = parser.parse_args()
-    loadavg_before = load_average()
+    series = start_series(args.busy_ok)
     pictures = RESULTS.parent / "lr_find"
     pictures.mkdir(exist_ok=True)
     rows = []
@@ -66,8 +67,7 @@ def main() -> None:
                 "date": time.strftime("%Y-%m-%d %H:%M"),
                 "command": "python benchmarks/lr_find.py",
                 "steps": args.steps,
-                "loadavg_before": loadavg_before,
-                "loadavg_after": load_average(),
+                "series": end_series(series),
                 "machine": {
                     "cpu": platform.processor() or platform.machine(),
                     "threads": torch.get_num_threads(),

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 from throughput import run_steps  # benchmarks/throughput.py, beside this script
 from torch import nn
 
@@ -78,9 +79,10 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--steps", type=int, default=80)
+    add_idle_option(parser)
     args = parser.parse_args()
+    series = start_series(args.busy_ok)
     torch.manual_seed(0)
-    load_before = float(Path("/proc/loadavg").read_text().split()[0])
     rows = [signal(init, size, batch) for size, batch in ((67, 128), (224, 32)) for init in INITS]
     for row in rows:
         print(
@@ -97,8 +99,7 @@ def main() -> None:
             {
                 "date": time.strftime("%Y-%m-%d %H:%M"),
                 "torch": torch.__version__,
-                "loadavg_before": load_before,
-                "loadavg_after": float(Path("/proc/loadavg").read_text().split()[0]),
+                "series": end_series(series),
                 "command": "python benchmarks/nin_init.py",
                 "signal": rows,
                 "first_steps": training,

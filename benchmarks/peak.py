@@ -13,54 +13,25 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from machine import (  # benchmarks/machine.py
+    add_idle_option,
+    conv3x3_gflops,
+    end_series,
+    gemm_gflops,
+    start_series,
+)
 from throughput import measure  # benchmarks/throughput.py, beside this script
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
 
 from classicnets.analysis.summary import summary
 from classicnets.models import create_model_for_input, list_models
 from classicnets.training import recipe_config
 
 RESULTS = Path(__file__).parent / "results" / "peak.json"
-
-
-def _median_seconds(fn: Callable[[], object], repeats: int = 5) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def gemm_gflops(n: int) -> float:
-    a, b = torch.randn(n, n), torch.randn(n, n)
-    return 2 * n**3 / _median_seconds(lambda: a @ b) / 1e9
-
-
-def conv3x3_gflops(batch: int = 64, channels: int = 64, size: int = 28) -> float:
-    """Forward + backward (input and weight gradients) of one 3x3 convolution, channels_last."""
-    x = (
-        torch.randn(batch, channels, size, size)
-        .contiguous(memory_format=torch.channels_last)
-        .requires_grad_()
-    )
-    w = torch.randn(channels, channels, 3, 3).contiguous(memory_format=torch.channels_last).requires_grad_()
-
-    def step() -> None:
-        out = F.conv2d(x, w, padding=1)
-        out.backward(torch.ones_like(out))
-
-    flops = 3 * 2 * batch * channels * channels * 9 * size * size
-    return flops / _median_seconds(step) / 1e9
 
 
 def network_gflops(name: str, recipe: str, steps: int) -> dict:
@@ -117,7 +88,7 @@ def main() -> None:
                 "conv3x3_gflops": conv,
                 "ceiling_gflops": ceiling,
                 "networks": rows,
-                "series": {**series, "loadavg_after": load_average()},
+                "series": end_series(series),
                 "command": " ".join(["python", "benchmarks/peak.py", *sys.argv[1:]]),
             },
             indent=2,

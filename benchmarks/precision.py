@@ -20,8 +20,8 @@ import time
 from pathlib import Path
 
 import torch
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 from throughput import measure
-from tta import add_idle_option, load_average, start_series
 
 from classicnets.training.device import cpu_has_bf16
 
@@ -68,8 +68,7 @@ def main() -> None:
                 "torch": torch.__version__,
                 "date": time.strftime("%Y-%m-%d"),
                 "command": "python benchmarks/precision.py",
-                **series,
-                "loadavg_after": load_average(),
+                **end_series(series),
                 "networks": rows,
             },
             indent=2,

@@ -25,9 +25,10 @@ import time
 from pathlib import Path
 
 import torch
-from tta import (  # benchmarks/tta.py, beside this script
+from machine import (  # benchmarks/machine.py, beside this script
     IDLE_LOAD,
     add_idle_option,
+    end_series,
     load_average,
     start_series,
 )
@@ -76,7 +77,7 @@ def main() -> None:
             started = time.perf_counter()
             subprocess.run(argv, check=True, capture_output=True)
             times[name].append(time.perf_counter() - started)
-    series["loadavg_after"] = load_average()
+    series = end_series(series)
     results = {
         "command": "python benchmarks/report.py",
         "date": time.strftime("%Y-%m-%d %H:%M"),

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 import torch
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 
 from classicnets.training.rundir import read_metrics
 
@@ -110,7 +110,7 @@ def main() -> None:
             "speedup_training": round(one["train_seconds"] / many["train_seconds"], 3),
             "efficiency_training": round(one["train_seconds"] / many["train_seconds"] / args.procs, 3),
         }
-    series["loadavg_after"] = load_average()
+    series = end_series(series)
     RESULTS.write_text(
         json.dumps(
             {

@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 import torch
-from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
+from machine import add_idle_option, end_series, start_series, timed_run  # benchmarks/machine.py
+from tta import on_process_clock  # benchmarks/tta.py
 
 from classicnets.speedrun import THRESHOLDS
 from classicnets.training.device import cpu_has_bf16
@@ -102,7 +103,7 @@ def main() -> None:
             "test_acc": spread([r["test_acc"] for r in rows]),
             "process_seconds": spread([r["process_seconds"] for r in rows]),
         }
-    series["loadavg_after"] = load_average()
+    series = end_series(series)
     RESULTS.write_text(
         json.dumps(
             {

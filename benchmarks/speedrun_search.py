@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from tta import add_idle_option, load_average, on_process_clock, start_series, timed_run  # benchmarks/tta.py
+from machine import add_idle_option, end_series, start_series, timed_run  # benchmarks/machine.py
+from tta import on_process_clock  # benchmarks/tta.py
 
 from classicnets.speedrun import THRESHOLDS, speedrun
 from classicnets.training.recipes import SPEEDRUN
@@ -108,7 +109,7 @@ def main() -> None:
                 "torch": torch.__version__,
             }
         )
-        log.setdefault("series", []).append({**series, "candidate": name, "loadavg_after": load_average()})
+        log.setdefault("series", []).append({**end_series(series), "candidate": name})
         RESULTS.write_text(
             json.dumps(log, indent=2) + "\n"
         )  # after each candidate: a long series keeps its part

@@ -26,13 +26,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch.profiler import ProfilerActivity, profile
-from tta import (  # benchmarks/tta.py, beside this script
+from machine import (  # benchmarks/machine.py, beside this script
     add_idle_option,
-    load_average,
+    end_series,
     start_series,
     timed_run,
 )
+from torch.profiler import ProfilerActivity, profile
 
 from classicnets.training import recipe_config
 from classicnets.training.device import resolve_device
@@ -151,7 +151,7 @@ def main() -> None:
                 "machine": f"{platform.machine()}, {os.cpu_count()} cores",
                 "torch": torch.__version__,
                 "date": time.strftime("%Y-%m-%d"),
-                "series": {**series, "loadavg_after": load_average()},
+                "series": end_series(series),
                 "command": " ".join(["python", "benchmarks/step_profile.py", *sys.argv[1:]]),
                 "steps": steps,
                 "lenet_whole_process": whole,

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import torch
-from tta import add_idle_option, load_average, start_series  # benchmarks/tta.py, beside this script
+from machine import add_idle_option, end_series, start_series  # benchmarks/machine.py, beside this script
 
 from classicnets.models import list_models
 from classicnets.training import TrainConfig, recipe_config
@@ -106,7 +106,7 @@ def main() -> None:
                     "machine": f"{platform.machine()}, {torch.get_num_threads()} threads",
                     "torch": torch.__version__,
                     "date": time.strftime("%Y-%m-%d"),
-                    "series": {**series, "loadavg_after": load_average()},
+                    "series": end_series(series),
                     "command": " ".join(["python", "benchmarks/throughput.py", *sys.argv[1:]]),
                 }
             )

@@ -18,13 +18,12 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from machine import add_idle_option, end_series, start_series, timed_run  # benchmarks/machine.py
 
 from classicnets.models import list_models
 from classicnets.training.recipes import BOOK_READINGS, recipe_config
@@ -32,59 +31,6 @@ from classicnets.training.rundir import first_reaching, read_metrics
 
 RESULTS = Path(__file__).parent / "results" / "tta.json"
 THRESHOLDS = (0.90, 0.92, 0.93)
-
-
-IDLE_LOAD = 1.0  # a 1-minute load average at or above this means something else is running
-
-
-def load_average() -> float:
-    return float(Path("/proc/loadavg").read_text().split()[0])
-
-
-def add_idle_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--busy-ok",
-        action="store_true",
-        help=f"time even when the 1-minute load average is {IDLE_LOAD} or more (flagged busy)",
-    )
-
-
-def start_series(busy_ok: bool) -> dict:
-    """The start of a timed series: its load average and time. On a busy machine it refuses,
-    or with `busy_ok` warns and flags the series `busy`: a timing taken beside other work is
-    wrong, and a figure others cannot reproduce is a defect."""
-    load = load_average()
-    if load >= IDLE_LOAD:
-        message = (
-            f"the 1-minute load average is {load:.2f} (>= {IDLE_LOAD}): timings beside other work are wrong"
-        )
-        if not busy_ok:
-            raise SystemExit(
-                f"{message}; wait for an idle machine, or pass --busy-ok to record them flagged busy"
-            )
-        print(f"warning: {message}; recording them flagged busy", flush=True)
-    return {"loadavg_before": load, "busy": load >= IDLE_LOAD, "started": time.strftime("%Y-%m-%d %H:%M")}
-
-
-@dataclass(frozen=True)
-class TimedRun:
-    """A command run as a user runs it, timed from outside: interpreter start to exit."""
-
-    stdout: str
-    seconds: float
-    load_before: float
-    load_after: float
-
-
-def timed_run(command: list[str], env: dict[str, str] | None = None) -> TimedRun:
-    """Run `command`, timing the whole process; a failure ends the benchmark with its stderr."""
-    load_before = load_average()
-    started = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, env=env)
-    seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"`{' '.join(command)}` failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return TimedRun(stdout=done.stdout, seconds=seconds, load_before=load_before, load_after=load_average())
 
 
 def seconds_to(curve: list[dict], accuracy: float, startup: float, clock: str = "elapsed") -> float | None:
@@ -185,7 +131,7 @@ def main() -> None:
             f"book accuracy at {to_book if to_book is not None else '-'} s",
             flush=True,
         )
-        series["loadavg_after"] = load_average()
+        series = end_series(series)
         results = {
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, {torch.get_num_threads()} threads",
             "python": platform.python_version(),

@@ -49,6 +49,5 @@ def read_unpacked(original: Path, member: Member) -> np.ndarray | None:
 
 def keep_unpacked(original: Path, member: Member, array: np.ndarray) -> None:
     """Keep a verified `array` of `original` decompressed for the next start."""
-    with contextlib.suppress(OSError, WriteError):
-        with atomic_path(entry_path(original, member)) as tmp:
-            tmp.write_bytes(encode_idx(array))
+    with contextlib.suppress(OSError, WriteError), atomic_path(entry_path(original, member)) as tmp:
+        tmp.write_bytes(encode_idx(array))
