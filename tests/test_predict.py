@@ -125,6 +125,28 @@ def test_16_bit_and_palette_pictures_convert_like_their_8_bit_original(fashion, 
         assert _similarity(load_image(path), eight_bit) > 0.99, path
 
 
+def test_a_huge_picture_is_refused_before_it_is_decoded(tmp_path):
+    from classicnets.errors import DataError
+
+    path = _png(Image.new("L", (9000, 8000)), tmp_path / "huge.png")  # 72 megapixels of a few kB
+    with pytest.raises(DataError, match=r"huge.png: .*9000x8000 pixels, more than 64 megapixels"):
+        read_picture(path, SPEC)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB", "P", "1", "I;16"])
+def test_a_large_or_thin_picture_is_shrunk_before_it_is_converted(fashion, tmp_path, mode):
+    """The fuzzer found a JPEG of a few kB declaring a long thin picture: padding it to a
+    square took gigabytes. Shrunk to 2048 px first, it reads the same item."""
+    from classicnets.numpy_runtime.picture import decode
+
+    with Image.open(_png(Image.new(mode, (8000, 50)), tmp_path / f"thin-{mode}.png")) as image:
+        shrunk = decode(image)
+    assert shrunk.size == (2000, 13) and shrunk.mode == mode
+    item = fashion.train.images[0, 0].numpy()
+    big = _photo(item, light_background=True, mode="L").resize((4000, 4000), Image.Resampling.NEAREST)
+    assert _similarity(load_image(_png(big, tmp_path / "big.png")), to_fashion_mnist(big)) > 0.99
+
+
 @pytest.mark.parametrize("colour", [255, 0, 128])
 def test_an_object_on_a_transparent_background_stays_visible_whatever_its_colour(fashion, tmp_path, colour):
     item = fashion.train.images[0, 0]

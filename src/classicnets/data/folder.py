@@ -34,7 +34,7 @@ from classicnets.inputs import MAX_RESIZE, Dataset, check_class_names
 from classicnets.numpy_runtime.picture import decode, is_colour, open_picture, plain_array
 from classicnets.validation import Invalid, parse_json
 
-_VERSION = 1  # of the decoder and the cache's layout: a change reads every folder again
+_VERSION = 2  # of the decoder and the cache's layout: a change reads every folder again
 MAX_PICTURES = 2_000_000
 MAX_CACHE_BYTES = 64 << 30
 

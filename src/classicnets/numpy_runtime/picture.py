@@ -20,6 +20,7 @@ behind a dark one), so the object stays visible whatever its colour.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,6 +36,9 @@ IMAGE_SIZE = FASHION_MNIST.native_size
 _HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _GREY = ("1", "L", "LA", "La", *_HIGH_DEPTH)
 _FOREGROUND = 40  # gray level (after polarity fix) above which a pixel belongs to the object
+MAX_PICTURE_PIXELS = 1 << 26  # 67 megapixels: more than a phone camera's photo
+WORKING_SIDE = 2048  # a larger picture is shrunk to this before it is converted
+_AVERAGED = ("L", "LA", "La", "RGB", "RGBA", "RGBa", "I", "F", "CMYK", "YCbCr")  # modes Image.reduce averages
 
 
 def is_blank(array: np.ndarray) -> bool:
@@ -141,9 +145,32 @@ def open_picture(path: str | Path) -> Iterator[Image.Image]:
 
 
 def decode(image: Image.Image) -> Image.Image:
-    """The picture's pixels, upright as the camera's EXIF orientation says."""
+    """The picture's pixels, upright as the camera's EXIF orientation says, at most
+    `WORKING_SIDE` pixels on its longest side (every run's side is far smaller).
+
+    A picture of more than `MAX_PICTURE_PIXELS` is refused before it is decoded (a ValueError,
+    which `open_picture` words), and a larger one is shrunk first, so that a few kilobytes
+    declaring a huge or a very thin picture cannot make its conversion (a float per pixel, the
+    square an object is padded to) take gigabytes.
+    """
+    width, height = image.size
+    if width * height > MAX_PICTURE_PIXELS:
+        raise ValueError(
+            f"it is {width}x{height} pixels, more than {MAX_PICTURE_PIXELS >> 20} megapixels: shrink it first"
+        )
+    longest = max(width, height)
+    if longest > WORKING_SIDE:  # JPEG decodes at 1/2, 1/4 or 1/8 of its size when asked
+        image.draft(image.mode, (width * WORKING_SIDE // longest, height * WORKING_SIDE // longest))
     image.load()
-    return ImageOps.exif_transpose(image)
+    image = ImageOps.exif_transpose(image)
+    factor = math.ceil(max(image.size) / WORKING_SIDE)
+    if factor > 1:
+        if image.mode in _AVERAGED:
+            return image.reduce(factor)
+        # palette indices, 1-bit and 16-bit pixels are picked, not averaged
+        size = (math.ceil(image.width / factor), math.ceil(image.height / factor))
+        return image.resize(size, Image.Resampling.NEAREST)
+    return image
 
 
 def read_picture(path: str | Path, spec: InputSpec) -> np.ndarray:
