@@ -395,7 +395,7 @@ def test_reads_during_saves_every_fifth_of_a_second_never_see_damage(tmp_path, f
             "--epochs",
             "1",
             "--limit",
-            "9000",
+            "3000",
             "--batch-size",
             "64",
             "--save-every",

@@ -27,7 +27,7 @@ from classicnets.training.rundir import RUN_FILES, read_metrics
 from classicnets.training.stopping import LossWatch
 
 # LeNet-BN's fast recipe with crops and flips: BatchNorm statistics, Nesterov momentum, a
-# one-cycle schedule and augmentation randomness all have to come back exactly. About a
+# one-cycle schedule and augmentation randomness all have to come back exactly. Almost a
 # second per epoch here, so kills land mid-epoch.
 TRAIN = [
     "train",
@@ -38,7 +38,7 @@ TRAIN = [
     "--epochs",
     "3",
     "--limit",
-    "9000",
+    "6000",
     "--batch-size",
     "64",
     "--quiet",

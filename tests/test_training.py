@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
+from classicnets.analysis.predict import probabilities
 from classicnets.errors import ClassicnetsError
 from classicnets.fileio import stale_temporaries
 from classicnets.inputs import FASHION_MNIST
@@ -30,6 +31,7 @@ def quiet(config, out, **kwargs):
 
 @pytest.mark.parametrize("name", list_models())
 def test_every_network_trains_a_few_batches_with_its_book_recipe(name, tmp_path):
+    """Also the book's size of test_input_sizes' every-size check: a trained run there predicts."""
     overrides = {"epochs": 3} if name == "tiny_cnn" else {"epochs": 1, "limit": 8, "batch_size": 4}
     result = quiet(recipe_config(name, "book", **overrides), tmp_path / name)
     row = result.metrics[-1]
@@ -39,6 +41,12 @@ def test_every_network_trains_a_few_batches_with_its_book_recipe(name, tmp_path)
         assert (result.run_dir / file).is_file(), file
     assert not stale_temporaries(result.run_dir, RUN_FILES)  # no temporaries left
     assert {p.name for p in result.run_dir.iterdir() if p.name.startswith(".")} == {".lock"}
+    if name != "tiny_cnn":
+        loaded = load_run(result.run_dir)
+        side = result.config.input_spec().resize
+        assert loaded.input.shape == (1, side, side)
+        probs = probabilities(loaded, torch.randint(0, 256, (1, 28, 28), dtype=torch.uint8))
+        assert probs.shape == (1, 10) and torch.allclose(probs.sum(1), torch.ones(1))
 
 
 @pytest.mark.parametrize("name", list_models())
