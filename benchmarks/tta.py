@@ -26,6 +26,8 @@ import torch
 from machine import add_idle_option, end_series, start_series, timed_run  # benchmarks/machine.py
 
 from classicnets.models import list_models
+from classicnets.training.config import PRECISIONS
+from classicnets.training.device import resolve_device, resolve_precision
 from classicnets.training.recipes import BOOK_READINGS, recipe_config
 from classicnets.training.rundir import first_reaching, read_metrics
 
@@ -56,7 +58,9 @@ def on_process_clock(curve: list[dict], startup: float, thresholds: tuple[float,
     }
 
 
-def measure(name: str, out: Path) -> dict:
+def measure(name: str, out: Path, precision: str | None = None) -> dict:
+    """One network's fast recipe as a user runs it; with `precision`, in that precision instead
+    of the recipe's (the comparison that shows what bf16 costs in accuracy)."""
     run_dir = out / name
     command = [
         str(Path(sys.executable).with_name("classicnets")),
@@ -69,13 +73,14 @@ def measure(name: str, out: Path) -> dict:
         "--overwrite",
         "--quiet",
         "--json",
+        *(["--precision", precision] if precision else []),
     ]
     done = timed_run(command)
     seconds = done.seconds
     final = json.loads(done.stdout)
     curve = read_metrics(run_dir)
     startup = seconds - final["seconds"]  # interpreter, imports and exit: outside `run`'s own clock
-    config = recipe_config(name, "fast")
+    config = recipe_config(name, "fast", precision=precision)
     book = BOOK_READINGS[name].test_acc
     return {
         "model": name,
@@ -90,7 +95,9 @@ def measure(name: str, out: Path) -> dict:
         "epochs": config.epochs,
         "model_args": config.model_args,
         "init": config.init,
-        "command": f"classicnets train {name} --recipe fast",
+        "precision": resolve_precision(resolve_device(final["device"]), config.precision),
+        "command": f"classicnets train {name} --recipe fast"
+        + (f" --precision {precision}" if precision else ""),
         "startup_seconds": round(startup, 1),
         "curve": [
             {
@@ -107,24 +114,41 @@ def measure(name: str, out: Path) -> dict:
     }
 
 
+def _recipe(row: dict) -> tuple:
+    """What makes two rows of one network different recipes (rows before 2026-12-03 name no precision)."""
+    return row["epochs"], row.get("precision", "fp32")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--models", default=",".join(list_models()))
     parser.add_argument("--out", default="runs/zoo", help="where the runs go (default runs/zoo)")
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="train in this precision instead of each recipe's; recorded apart, under other_precisions",
+    )
     add_idle_option(parser)
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     runs, history = results.get("runs", {}), results.get("history", {})
+    others = results.get("other_precisions", {})
     earlier = results.get("series", [])
     earlier = [earlier] if isinstance(earlier, dict) else earlier
     series = {"models": args.models.split(","), **start_series(args.busy_ok), "loadavg_after": None}
     for name in args.models.split(","):
-        row = measure(name, Path(args.out))
-        if name in runs and runs[name]["epochs"] != row["epochs"]:  # keep what an earlier recipe measured
-            history[f"{name}@{runs[name]['epochs']}epochs"] = runs[name]
-        runs[name] = row
+        row = measure(name, Path(args.out), args.precision)
+        row["machine_index"] = series["machine_before"]["index_gflops"]  # of the host, at the series' start
+        if args.precision:
+            others[f"{name}@{args.precision}"] = row
+        else:
+            if name in runs and _recipe(runs[name]) != _recipe(row):  # keep what an earlier recipe measured
+                history[f"{name}@{runs[name]['epochs']}epochs-{runs[name].get('precision', 'fp32')}"] = runs[
+                    name
+                ]
+            runs[name] = row
         to_book = row["seconds_to_book_acc"]
         print(
             f"{name:10s} {row['test_acc']:.4f} (book {row['book_acc']:.3f}) in {row['seconds']:.0f} s; "
@@ -139,6 +163,7 @@ def main() -> None:
             "command": "python benchmarks/tta.py",
             "series": [*earlier, series],
             "runs": runs,
+            "other_precisions": others,
             "history": history,
         }
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
