@@ -271,7 +271,13 @@ def _measured(name: str) -> list[str]:
         r = results["fast"]
         rows.append(
             f"| fast | {r['epochs']} | {r['resize']} | {r['test_acc']:.4f} | {r['seconds']:.0f} s | "
-            f"`{r['command']}` | tta.json{', ' + results['date'] if results['date'] else ''} |"
+            f"`{r['command']}` | tta.json{', ' + results['date'] if results['date'] else ''}"
+            + (
+                f", {r['precision']}, machine index {r['machine_index']} GFLOP/s"
+                if "machine_index" in r
+                else ""
+            )
+            + " |"
         )
     if not rows:
         return ["Not measured yet."]
