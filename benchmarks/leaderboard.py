@@ -69,7 +69,10 @@ def row_for(name: str, fast_runs: dict, book_runs: dict) -> dict:
                     "init",
                     "model_args",
                     "date",
+                    "precision",
+                    "machine_index",
                 )
+                if k in measured  # precision and machine index: recorded since 2026-12-03
             },
             measured=True,
         )
@@ -122,9 +125,12 @@ def markdown(rows: list[dict]) -> str:
     ]
     for r in rows:
         fast, book = r["fast"], r["book"]
-        setup = f"{fast['resize']} px, {fast.get('epochs', '-')}" + (
-            f" ({', '.join(r['variant'])})" if r["variant"] else ""
-        )
+        # what else the figure depends on: the network's variant, the precision it trained in, and
+        # the machine index of the host that measured it (rows before 2026-12-03 have none)
+        extras = [*r["variant"], fast.get("precision", "fp32")]
+        if "machine_index" in fast:
+            extras.append(f"index {fast['machine_index']:.0f}")
+        setup = f"{fast['resize']} px, {fast.get('epochs', '-')} ({', '.join(extras)})"
         acc = f"{fast['test_acc']:.4f}" if fast["measured"] else "not run"
         mark = "" if not fast["measured"] else (" ✓" if fast["test_acc"] >= fast["book_acc"] else " ✗")
         first = book["first_batches"]
