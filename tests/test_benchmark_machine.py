@@ -50,3 +50,17 @@ def test_a_busy_machine_is_refused_or_flagged(monkeypatch: pytest.MonkeyPatch) -
 
 def test_a_time_is_carried_to_another_host_through_the_index() -> None:
     assert machine.normalised(120.0, index_then=300.0, index_now=150.0) == 240.0
+
+
+def test_the_index_check_compares_every_earlier_series_with_every_later_one() -> None:
+    import index_check  # benchmarks/index_check.py
+
+    def series(started: str, index: float, seconds: dict) -> dict:
+        return {"started": started, "machine_before": {"index_gflops": index}, "seconds": seconds}
+
+    pairs = index_check.comparisons(
+        [series("a", 300.0, {"lenet": 10.0, "nin": 50.0}), series("b", 150.0, {"lenet": 21.0})]
+    )
+    assert len(pairs) == 1 and pairs[0]["model"] == "lenet"  # nin ran once: nothing to compare
+    assert pairs[0]["predicted_now"] == 20.0 and pairs[0]["normalised_error"] == round(20 / 21 - 1, 3)
+    assert pairs[0]["raw_error"] == round(10 / 21 - 1, 3)
