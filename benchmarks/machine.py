@@ -91,19 +91,16 @@ def cpu_description() -> dict:
 
 def import_torch_seconds(repeats: int = 3) -> float:
     """The median wall time of `python -c "import torch"` as a process."""
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import torch"], check=True)
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+    return statistics.median(
+        timed_run([sys.executable, "-c", "import torch"]).seconds for _ in range(repeats)
+    )
 
 
 def machine_index(repeats: int = 3) -> dict:
     """The probe: what this machine computes, now, on the threads a run uses."""
     gemm = gemm_gflops(2048, repeats=repeats)
     conv = conv3x3_gflops(repeats=repeats)
-    probe = {
+    return {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         **cpu_description(),
         "cores": os.cpu_count(),
@@ -116,7 +113,6 @@ def machine_index(repeats: int = 3) -> dict:
         "index_gflops": round(math.sqrt(gemm * conv), 1),
         "loadavg": load_average(),
     }
-    return probe
 
 
 def normalised(seconds: float, index_then: float, index_now: float) -> float:

@@ -29,16 +29,16 @@ from machine import add_idle_option, end_series, start_series, timed_run  # benc
 
 RESULTS = Path(__file__).parent / "results" / "startup.json"
 TRAIN = ["train", "lenet", "--epochs", "1", "--limit", "256", "--overwrite", "--quiet", "--device", "cpu"]
-# The functions whose cumulative time splits the run (cProfile's name for each).
+# The functions whose cumulative time splits the run: (file name, function name), as cProfile names them.
 PHASES = {
-    "classicnets imports (matplotlib, rich, the package)": "trainer.py:1(<module>)",
-    "data: read, verify, batch": "named.py:196(load_dataset)",
-    "memory check (meta device)": "memory.py:70(check_fits)",
-    "building the network": "registry.py:118(create_model_for_spec)",
-    "building the optimizer": "optim.py:13(make_optimizer)",
-    "epoch: training and test evaluation": "loop.py:301(epoch)",
-    "curves.png": "curves.py:17(plot_curves)",
-    "checkpoint (safetensors, fsync)": "checkpoint.py:168(save_checkpoint)",
+    "classicnets imports (matplotlib, rich, the package)": ("trainer.py", "<module>"),
+    "data: read, verify, batch": ("named.py", "load_dataset"),
+    "memory check (meta device)": ("memory.py", "check_fits"),
+    "building the network": ("registry.py", "create_model_for_spec"),
+    "building the optimizer": ("optim.py", "make_optimizer"),
+    "epoch: training and test evaluation": ("loop.py", "epoch"),
+    "curves.png": ("curves.py", "plot_curves"),
+    "checkpoint (safetensors, fsync)": ("checkpoint.py", "save_checkpoint"),
 }
 
 
@@ -53,15 +53,11 @@ def profiled_run(out: str) -> dict[str, float]:
     profile.runcall(main, [*TRAIN, "--out", out])
     total = time.perf_counter() - started
     stats = pstats.Stats(profile).stats  # type: ignore[attr-defined]
-    phases: dict[str, float] = {}
-    for label, key in PHASES.items():
-        # a file name alone picks the largest function of that file
-        found = [
-            v[3] for (file, line, name), v in stats.items() if f"{Path(file).name}:{line}({name})" == key
-        ]
-        if not found:
-            found = [max((v[3] for (file, _, _), v in stats.items() if Path(file).name == key), default=0.0)]
-        phases[label] = round(max(found), 3)
+    cumulative: dict[tuple[str, str], float] = {}
+    for (file, _line, name), row in stats.items():
+        key = (Path(file).name, name)
+        cumulative[key] = max(cumulative.get(key, 0.0), row[3])
+    phases = {label: round(cumulative.get(key, 0.0), 3) for label, key in PHASES.items()}
     return {"total_s": round(total, 3), **phases}
 
 

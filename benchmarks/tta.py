@@ -145,9 +145,8 @@ def main() -> None:
             others[f"{name}@{args.precision}"] = row
         else:
             if name in runs and _recipe(runs[name]) != _recipe(row):  # keep what an earlier recipe measured
-                history[f"{name}@{runs[name]['epochs']}epochs-{runs[name].get('precision', 'fp32')}"] = runs[
-                    name
-                ]
+                epochs, precision = _recipe(runs[name])
+                history[f"{name}@{epochs}epochs-{precision}"] = runs[name]
             runs[name] = row
         to_book = row["seconds_to_book_acc"]
         print(
