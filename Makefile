@@ -69,8 +69,11 @@ bench: setup
 browser:
 	scripts/ensure-browser.sh
 
+# One pytest-xdist worker per core, each computing on one thread (tests/conftest.py): on 2 cores
+# 5 minutes instead of 8 with two threads in one process, where most tests' small tensors leave
+# the second core idle.
 test: data browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 # Ruff (lint, and the formatting checked) over the whole tree, mypy over src/ (pyproject.toml).
 lint: setup

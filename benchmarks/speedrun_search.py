@@ -1,10 +1,12 @@
-"""The search behind the speedrun recipe: what each of its choices is worth, one change at a time.
+"""The search behind the speedrun recipe and the fast recipes: what each choice is worth, one
+change at a time.
 
-    python benchmarks/speedrun_search.py [--only recipe,crops,...] [--seed 0]
+    python benchmarks/speedrun_search.py [--only recipe,crops,vgg11/3-epochs-flips,...] [--seed 0]
 
-Each candidate is the speedrun recipe (`classicnets speedrun`, SPEEDRUN in training/recipes.py)
-with a few fields changed, trained from a cold start in a fresh process (the same `speedrun()`
-the command runs) and timed from outside, interpreter start to exit. Its final test accuracy, its
+Each candidate is the speedrun recipe (`classicnets speedrun`, SPEEDRUN in training/recipes.py),
+or with a name `NET/...` NET's fast recipe (`classicnets speedrun NET`, FAST), with a few fields
+changed, trained from a cold start in a fresh process (the same `speedrun()` the command runs)
+and timed from outside, interpreter start to exit. Its final test accuracy, its
 whole-process time, the time to 90-94% and its curve, with the load average before and after,
 are added to benchmarks/results/speedrun_search.json under the candidate's name (a candidate run
 again replaces its entry; the others are kept, so the file is the search's log across series).
@@ -28,7 +30,7 @@ from machine import add_idle_option, end_series, start_series, timed_run  # benc
 from tta import on_process_clock  # benchmarks/tta.py
 
 from classicnets.speedrun import THRESHOLDS, speedrun
-from classicnets.training.recipes import SPEEDRUN
+from classicnets.training.recipes import FAST, SPEEDRUN
 
 RESULTS = Path(__file__).parent / "results" / "speedrun_search.json"
 _ARGS = SPEEDRUN["model_args"]
@@ -55,13 +57,47 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
         {"epochs": 12, "crop_padding": 2, "model_args": {**_ARGS, "width_ratio": 1}},
     ),
 }
-SHORT = [name for name in CANDIDATES if not name.startswith("long")]
+_FLIPS = {"augment": True, "crop_padding": 0, "flip_tta": True}  # the speedrun's mirror images
+# NET/name -> (what it tests, the fields that differ from NET's fast recipe): the zoo in 25 minutes
+ZOO: dict[str, tuple[str, dict[str, Any]]] = {
+    "vgg11/3-epochs-flips-bf16": (
+        "3 epochs, mirror images in training and test, bf16",
+        {"epochs": 3, **_FLIPS, "precision": "bf16"},
+    ),
+    "vgg11/4-epochs-flips-bf16": (
+        "4 epochs, mirror images in training and test, bf16",
+        {"epochs": 4, **_FLIPS, "precision": "bf16"},
+    ),
+    "vgg13/1-epoch-bf16": ("1 epoch, bf16", {"epochs": 1, "precision": "bf16"}),
+    "vgg13/2-epochs-bf16": ("bf16", {"precision": "bf16"}),
+    "vgg16/1-epoch-lr0.02-bf16": ("1 epoch at lr 0.02, bf16", {"epochs": 1, "lr": 0.02, "precision": "bf16"}),
+    "vgg19/1-epoch-lr0.02-bf16": ("1 epoch at lr 0.02, bf16", {"epochs": 1, "lr": 0.02, "precision": "bf16"}),
+    "resnet34/1-epoch-flip-tta": ("1 epoch, test-time flips", {"epochs": 1, "flip_tta": True}),
+    "resnet34/24px": ("24 px instead of 28", {"resize": 24}),
+    "googlenet/2-epochs-flip-tta-bf16": (
+        "2 epochs, test-time flips, bf16",
+        {"epochs": 2, "flip_tta": True, "precision": "bf16"},
+    ),
+    "nin/2-epochs-lr0.02": ("2 epochs at lr 0.02", {"epochs": 2, "lr": 0.02}),
+    "alexnet/1-epoch-flip-tta": ("1 epoch, test-time flips", {"epochs": 1, "flip_tta": True}),
+}
+CANDIDATES.update(ZOO)
+SHORT = [name for name in CANDIDATES if not name.startswith("long") and name not in ZOO]
+
+
+def _base(name: str) -> tuple[str | None, dict[str, Any]]:
+    """The network a candidate trains (None: the speedrun's) and the recipe it changes."""
+    if "/" in name:
+        model = name.split("/")[0]
+        return model, FAST[model]
+    return None, SPEEDRUN
 
 
 def one(name: str, seed: int) -> None:
     """Train candidate `name` in this process and print its result as one JSON line."""
     out = Path("runs/speedrun-search") / name
-    result = speedrun(out=out, overwrite=True, log=lambda line: None, seed=seed, **CANDIDATES[name][1])
+    model, _ = _base(name)
+    result = speedrun(model, out=out, overwrite=True, log=lambda line: None, seed=seed, **CANDIDATES[name][1])
     print(json.dumps(result.to_dict()))
 
 
@@ -89,7 +125,7 @@ def main() -> None:
         log["candidates"][name] = {
             "tests": CANDIDATES[name][0],
             "changes": CANDIDATES[name][1],
-            "base_recipe": SPEEDRUN,
+            "base_recipe": _base(name)[1],
             "seed": args.seed,
             "test_acc": result["test_acc"],
             "process_seconds": round(timed.seconds, 1),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import struct
 from pathlib import Path
 
@@ -15,7 +16,12 @@ from classicnets.data.catalog import CATALOG
 
 ALL_FILES = tuple(m.stem for m in CATALOG["fashion-mnist"].members)
 
-torch.set_num_threads(2)
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # two workers on two cores: one thread each, for the worker and the processes it starts
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+else:
+    torch.set_num_threads(2)
 
 
 @pytest.fixture(scope="session")
