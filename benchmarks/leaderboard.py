@@ -71,8 +71,10 @@ def row_for(name: str, fast_runs: dict, book_runs: dict) -> dict:
                     "date",
                     "precision",
                     "machine_index",
+                    "augment",
+                    "flip_tta",
                 )
-                if k in measured  # precision and machine index: recorded since 2026-12-03
+                if k in measured  # precision, index, augmentation: recorded since 2026-12-03
             },
             measured=True,
         )
@@ -128,6 +130,9 @@ def markdown(rows: list[dict]) -> str:
         # what else the figure depends on: the network's variant, the precision it trained in, and
         # the machine index of the host that measured it (rows before 2026-12-03 have none)
         extras = [*r["variant"], fast.get("precision", "fp32")]
+        extras += [
+            label for key, label in (("augment", "flips"), ("flip_tta", "test flips")) if fast.get(key)
+        ]
         if "machine_index" in fast:
             extras.append(f"index {fast['machine_index']:.0f}")
         setup = f"{fast['resize']} px, {fast.get('epochs', '-')} ({', '.join(extras)})"

@@ -95,6 +95,9 @@ def measure(name: str, out: Path, precision: str | None = None) -> dict:
         "epochs": config.epochs,
         "model_args": config.model_args,
         "init": config.init,
+        "lr": config.lr,
+        "augment": config.augment,
+        "flip_tta": config.flip_tta,
         "precision": resolve_precision(resolve_device(final["device"]), config.precision),
         "command": f"classicnets train {name} --recipe fast"
         + (f" --precision {precision}" if precision else ""),
@@ -114,9 +117,13 @@ def measure(name: str, out: Path, precision: str | None = None) -> dict:
     }
 
 
-def _recipe(row: dict) -> tuple:
-    """What makes two rows of one network different recipes (rows before 2026-12-03 name no precision)."""
-    return row["epochs"], row.get("precision", "fp32")
+def _recipe(row: dict) -> str:
+    """What makes two rows of one network different recipes, as a history key's tail (rows before
+    2026-12-03 name no precision, no learning rate and no augmentation)."""
+    parts = [f"{row['epochs']}epochs", row.get("precision", "fp32")]
+    parts += [f"lr{row['lr']}"] if "lr" in row else []
+    parts += [name for name in ("augment", "flip_tta") if row.get(name)]
+    return "-".join(parts)
 
 
 def main() -> None:
@@ -145,8 +152,7 @@ def main() -> None:
             others[f"{name}@{args.precision}"] = row
         else:
             if name in runs and _recipe(runs[name]) != _recipe(row):  # keep what an earlier recipe measured
-                epochs, precision = _recipe(runs[name])
-                history[f"{name}@{epochs}epochs-{precision}"] = runs[name]
+                history[f"{name}@{_recipe(runs[name])}"] = runs[name]
             runs[name] = row
         to_book = row["seconds_to_book_acc"]
         print(
