@@ -17,7 +17,7 @@ from classicnets.data.catalog import CATALOG
 ALL_FILES = tuple(m.stem for m in CATALOG["fashion-mnist"].members)
 
 if os.environ.get("PYTEST_XDIST_WORKER"):
-    # two workers on two cores: one thread each, for the worker and the processes it starts
+    # one worker per core (make test's -n auto): one thread each, for the worker and the processes it starts
     os.environ["OMP_NUM_THREADS"] = "1"
     torch.set_num_threads(1)
 else:
